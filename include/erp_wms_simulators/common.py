@@ -1,0 +1,210 @@
+"""Pieces every simulator shares: clocks, timestamps, paging, a sliding-window rate limiter,
+case-insensitive query parameters and a last-resort ASGI error guard.
+
+Nothing here knows a vendor's error shape: each simulator passes a ``render`` function that turns a
+status and a message into its own JSON body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+Renderer = Callable[[int, str], Response]
+
+SIM_NAMESPACE = uuid.UUID("6f2b7c1e-9a4d-4f3b-8e21-0c5d7a9b3e10")
+
+
+def utc_now() -> datetime:
+    """The real clock: an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def stable_guid(*parts: str) -> str:
+    """A GUID derived from ``parts`` (the same input always gives the same GUID)."""
+    return str(uuid.uuid5(SIM_NAMESPACE, "/".join(parts)))
+
+
+def new_guid() -> str:
+    return str(uuid.uuid4())
+
+
+def parse_iso_datetime(value: str) -> datetime:
+    """Parse ``yyyy-MM-ddTHH:mm:ss(.fff)(Z|±hh:mm)``; a value without an offset is taken as UTC.
+
+    Raises ``ValueError`` with a readable message when the text is not such a timestamp.
+    """
+    text = value.strip()
+    if not text or not text[0].isdigit():
+        raise ValueError(f"'{value}' is not an ISO 8601 date-time")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'{value}' is not an ISO 8601 date-time (expected yyyy-MM-ddTHH:mm:ss)") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_timestamp(moment: datetime, *, millis: bool = True, zulu: bool = True) -> str:
+    """``2025-01-31T09:15:00.000Z`` style text for an aware (or UTC-naive) datetime."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if millis:
+        text += f".{moment.microsecond // 1000:03d}"
+    return text + ("Z" if zulu else "")
+
+
+def parse_bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"true", "1", "yes"}:
+        return True
+    if lowered in {"false", "0", "no"}:
+        return False
+    raise ValueError(f"'{value}' is not a boolean (use true or false)")
+
+
+def parse_int(name: str, value: str | None, default: int, low: int, high: int | None = None) -> int:
+    """An integer query parameter within ``[low, high]``; ``ValueError`` names the parameter."""
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got '{value}'") from None
+    if number < low or (high is not None and number > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{name} must be {bound}, got {number}")
+    return number
+
+
+def page_of(items: Sequence[T], page: int, size: int) -> list[T]:
+    """The 1-based ``page`` of ``items`` with ``size`` rows per page (empty past the end)."""
+    start = (page - 1) * size
+    return list(items[start:start + size])
+
+
+class CaseInsensitiveQuery:
+    """Query parameters looked up without regard to the case of their names (``Page`` == ``page``)."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self._values: dict[str, str] = {}
+        for key, value in pairs:
+            self._values.setdefault(key.lower(), value)
+
+    @classmethod
+    def of(cls, request: Request) -> CaseInsensitiveQuery:
+        return cls(request.query_params.multi_items())
+
+    def get(self, name: str) -> str | None:
+        return self._values.get(name.lower())
+
+
+@dataclass
+class SimError(Exception):
+    """An error a simulator answers deliberately, rendered in the vendor's own JSON shape."""
+
+    status: int
+    message: str
+    code: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    details: tuple[str, ...] = ()  # several problems at once (a validation error per field)
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status}: {self.message}"
+
+
+@dataclass
+class SlidingWindowLimiter:
+    """At most ``limit`` calls per key in any ``window`` seconds; refused calls are not counted."""
+
+    window: float = 60.0
+    _hits: dict[str, deque[datetime]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hit(self, key: str, now: datetime, limit: int) -> float | None:
+        """Record a call; ``None`` when allowed, else the seconds until a slot frees up."""
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            horizon = now - timedelta(seconds=self.window)
+            while hits and hits[0] <= horizon:
+                hits.popleft()
+            if len(hits) >= limit:
+                wait = (hits[0] - horizon).total_seconds()
+                return max(wait, 0.001)
+            hits.append(now)
+            return None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._hits.clear()
+
+
+def retry_after_header(seconds: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
+class ErrorGuard:
+    """Outermost ASGI layer: any exception that escapes the app becomes a rendered 500, never a traceback."""
+
+    def __init__(self, app: ASGIApp, render: Renderer, system: str) -> None:
+        self.app = app
+        self.render = render
+        self.system = system
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("%s simulator: unhandled error on %s %s", self.system, scope.get("method"),
+                          scope.get("path"))
+            if started:
+                raise
+            response = self.render(500, "An unexpected error occurred while processing the request.")
+            await response(scope, receive, send)
+
+
+async def read_json(request: Request, bad_status: int = 400) -> Any:
+    """The request body as JSON; a missing or malformed body is a :class:`SimError`."""
+    raw = await request.body()
+    if not raw.strip():
+        raise SimError(bad_status, "The request body is empty; a JSON document was expected.", "bad_request")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise SimError(bad_status, f"The request body could not be parsed as JSON: {exc}", "bad_request"
+                       ) from None
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))

@@ -1,0 +1,258 @@
+"""The ledger: the integration's own database (separate from Airflow's metadata DB).
+
+It records what every flow did so that nothing is lost and nothing is done twice:
+
+- ``cursors``: per integration × flow watermark (last window synced);
+- ``messages``: one row per write to a target system, keyed by an idempotency key, with the payload archived;
+- ``catalogue_items``: the last known content hash of each ERP item (unchanged items are skipped; the set of
+  ERP SKUs tells which WMS items the ERP does not know);
+- ``order_links``: ERP order ↔ WMS order, version and state (exactly-once release, amendments, cut-off);
+- ``stock_queue``: WMS stock movements in the WMS's own sequence (FIFO per SKU × location);
+- ``webhook_inbox``: callbacks stored durably before anything acts on them;
+- ``exceptions`` + ``exception_attempts``: every record that could not be processed, with owner, payload,
+  retry schedule and a fingerprint so the same problem is one row;
+- ``check_results``: Great Expectations results per run, for the dashboard;
+- ``reconciliation_runs`` + ``reconciliation_variances``: nightly comparisons.
+
+Timestamps are stored as naive UTC (portable across SQLite and Postgres); :func:`utcnow` gives that form.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+Base.metadata.naming_convention = NAMING  # type: ignore[assignment]
+
+
+class Cursor(Base):
+    __tablename__ = "cursors"
+    integration: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(64), primary_key=True)
+    watermark: Mapped[datetime | None] = mapped_column(DateTime)
+    run_id: Mapped[str | None] = mapped_column(String(250))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Message(Base):
+    """One write to a target system. ``idempotency_key`` is unique: a retried write finds its earlier row."""
+
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64), index=True)
+    flow: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(16))  # erp_to_wms | wms_to_erp
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_key: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | confirmed | failed
+    payload: Mapped[dict | None] = mapped_column(JSON)
+    response: Mapped[dict | None] = mapped_column(JSON)
+    target_ref: Mapped[str | None] = mapped_column(String(128))
+    run_id: Mapped[str | None] = mapped_column(String(250))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    __table_args__ = (Index("ix_messages_entity", "integration", "entity_type", "entity_key"),)
+
+
+class CatalogueItem(Base):
+    __tablename__ = "catalogue_items"
+    integration: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64))  # hash last written to the WMS
+    erp_status: Mapped[str] = mapped_column(String(32), default="active")
+    erp_modified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime)
+    seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class OrderLink(Base):
+    __tablename__ = "order_links"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    erp_order_id: Mapped[str] = mapped_column(String(128))
+    erp_order_number: Mapped[str] = mapped_column(String(64))
+    wms_order_number: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(32))  # released | amended | cancelled | superseded
+    wms_status: Mapped[str | None] = mapped_column(String(32))
+    payload: Mapped[dict | None] = mapped_column(JSON)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    __table_args__ = (
+        UniqueConstraint("integration", "erp_order_id", "wms_order_number", name="uq_order_links_key"),
+        Index("ix_order_links_number", "integration", "erp_order_number"),
+    )
+
+
+class StockQueueEntry(Base):
+    __tablename__ = "stock_queue"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    wms_sequence: Mapped[int] = mapped_column(BigInteger)
+    sku: Mapped[str] = mapped_column(String(128))
+    location: Mapped[str] = mapped_column(String(64))
+    movement_type: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[float] = mapped_column(Float)
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime)
+    payload: Mapped[dict | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | applied | stale | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime)
+    __table_args__ = (
+        UniqueConstraint("integration", "wms_sequence", name="uq_stock_queue_sequence"),
+        Index("ix_stock_queue_pending", "integration", "status", "sku", "location", "wms_sequence"),
+    )
+
+
+class WebhookInbox(Base):
+    __tablename__ = "webhook_inbox"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32))
+    event_type: Mapped[str | None] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    dedupe_key: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="received")  # received | processed | failed
+    asset_event_id: Mapped[int | None] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    __table_args__ = (Index("ix_webhook_inbox_pending", "integration", "status"),)
+
+
+class ExceptionRecord(Base):
+    """A record that could not be processed. One row per (integration, fingerprint)."""
+
+    __tablename__ = "exceptions"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    flow: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved | ignored
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_key: Mapped[str] = mapped_column(String(128))
+    summary: Mapped[str] = mapped_column(String(500))
+    detail: Mapped[dict | None] = mapped_column(JSON)
+    payload: Mapped[dict | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    next_retry_at: Mapped[datetime | None] = mapped_column(DateTime)
+    first_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(250))
+    history: Mapped[list[ExceptionAttempt]] = relationship(
+        back_populates="exception", cascade="all, delete-orphan", order_by="ExceptionAttempt.id"
+    )
+    __table_args__ = (
+        UniqueConstraint("integration", "fingerprint", name="uq_exceptions_fingerprint"),
+        Index("ix_exceptions_open", "integration", "status", "type"),
+        Index("ix_exceptions_retry", "status", "next_retry_at"),
+    )
+
+
+class ExceptionAttempt(Base):
+    __tablename__ = "exception_attempts"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    exception_id: Mapped[int] = mapped_column(ForeignKey("exceptions.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(16))  # raised | seen_again | retried | resolved | reopened
+    message: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(250))
+    exception: Mapped[ExceptionRecord] = relationship(back_populates="history")
+
+
+class CheckResult(Base):
+    __tablename__ = "check_results"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    flow: Mapped[str] = mapped_column(String(64))
+    suite: Mapped[str] = mapped_column(String(128))
+    run_id: Mapped[str | None] = mapped_column(String(250))
+    success: Mapped[bool] = mapped_column(Boolean)
+    evaluated: Mapped[int] = mapped_column(Integer)
+    failed_records: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (Index("ix_check_results_run", "integration", "flow", "created_at"),)
+
+
+class ReconciliationRun(Base):
+    __tablename__ = "reconciliation_runs"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str | None] = mapped_column(String(250))
+    business_date: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[dict | None] = mapped_column(JSON)
+    report_path: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReconciliationVariance(Base):
+    __tablename__ = "reconciliation_variances"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("reconciliation_runs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(255))
+    erp_value: Mapped[float | None] = mapped_column(Float)
+    wms_value: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[dict | None] = mapped_column(JSON)
+    proposed_action: Mapped[dict | None] = mapped_column(JSON)
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class StagedRecord(Base):
+    """Records handed from one task of a run to the next (works across Celery workers, unlike local files).
+
+    Rows of a run are deleted when the run finishes; exception_housekeeping purges those of abandoned runs.
+    """
+
+    __tablename__ = "staged_records"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    flow: Mapped[str] = mapped_column(String(64))
+    run_key: Mapped[str] = mapped_column(String(250))
+    entity_key: Mapped[str] = mapped_column(String(128))
+    data: Mapped[dict] = mapped_column(JSON)
+    verdict: Mapped[str] = mapped_column(String(16), default="pending")  # pending | valid | invalid | written
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (Index("ix_staged_records_run", "integration", "flow", "run_key", "verdict"),)
