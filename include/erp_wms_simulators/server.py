@@ -148,11 +148,25 @@ def load_simulator(name: str) -> ModuleType:
         raise RuntimeError(f"the {name} simulator ({spec.module}) cannot be imported: {exc}") from exc
 
 
-def demo_credentials(name: str) -> dict[str, str]:
-    """The demo credentials of a simulator: every ``DEMO_*`` string constant of its ``demo`` module."""
+def demo_credentials(name: str) -> dict[str, Any]:
+    """The published demo credentials of a simulator, read from its ``demo`` module.
+
+    A ``demo_credentials()`` function there wins; otherwise every ``DEMO_*`` string constant, plus any
+    ``DEMO_*USERS*`` / ``DEMO_*CREDENTIALS*`` table, keyed by the lower-cased name without ``DEMO_``.
+    """
     module = importlib.import_module(f"{SPECS[name].module}.demo")
-    return {key[5:].lower(): value for key, value in vars(module).items()
-            if key.startswith("DEMO_") and isinstance(value, str)}
+    custom = getattr(module, "demo_credentials", None)
+    if callable(custom):
+        return dict(custom())
+    found: dict[str, Any] = {}
+    for key, value in vars(module).items():
+        if not key.startswith("DEMO_"):
+            continue
+        if isinstance(value, str):
+            found[key[5:].lower()] = value
+        elif isinstance(value, Mapping) and ("USERS" in key or "CREDENTIALS" in key):
+            found[key[5:].lower()] = {str(k): list(v) if isinstance(v, tuple) else v for k, v in value.items()}
+    return found
 
 
 class SimulatorStack:

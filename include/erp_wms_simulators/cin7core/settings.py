@@ -18,7 +18,6 @@ RATE_LIMIT_STATUSES = (429, 503)
 class Cin7CoreSettings:
     """Mutable at run time through ``POST /_sim/settings`` (fault drills) or directly in tests."""
 
-    account_id: str = DEMO_ACCOUNT_ID
     # application key -> account id; limits apply per application key, as in the real service
     applications: dict[str, str] = field(default_factory=lambda: {DEMO_APPLICATION_KEY: DEMO_ACCOUNT_ID})
     rate_limit_per_minute: int = 60
@@ -46,13 +45,15 @@ class Cin7CoreSettings:
     def account_for(self, application_key: str) -> str | None:
         return self.applications.get(application_key)
 
-    def update(self, changes: dict[str, Any]) -> list[str]:
-        """Apply known fields from ``changes``; returns the names of unknown fields (left untouched)."""
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply ``changes`` all at once, or none of them if a name is unknown or a value invalid."""
         known = {f.name for f in fields(self)}
-        updated = replace(self, **{k: v for k, v in changes.items() if k in known})  # validates first
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        updated = replace(self, **changes)  # runs validate() on the copy
         for name in known:
             setattr(self, name, getattr(updated, name))
-        return sorted(set(changes) - known)
 
     def rate_limit_message(self) -> str:
         return f"You reached {self.rate_limit_per_minute} calls per minute API limit"

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from erp_wms_simulators.common import Clock, SlidingWindowLimiter, new_guid, stable_guid, utc_now
 from erp_wms_simulators.cin7core.products import Catalogue, new_product
+from erp_wms_simulators.common import Clock, SlidingWindowLimiter, new_guid, stable_guid, utc_now
 
 DEFAULT_CATEGORIES = ("General",)
 DEFAULT_UOMS = ("Item", "Each", "Pair", "Pack", "Box")
@@ -156,7 +156,8 @@ def _location(location_id: str, name: str, is_default: bool, deprecated: bool, b
         "IsStaging": False,
     }
     record.update({k: v for k, v in address.items() if k in record})
-    record["Bins"] = [{"ID": stable_guid(location_id, b), "Name": b, "IsDeprecated": False, "IsStaging": False} for b in bins]
+    record["Bins"] = [{"ID": stable_guid(location_id, b), "Name": b, "IsDeprecated": False, "IsStaging": False}
+                      for b in bins]
     return record
 
 

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import NoReturn
 
 Literal = str | Decimal | datetime | bool
 
@@ -143,7 +144,7 @@ class _Parser:
             self.fail(f"expected {what}")
         return self.advance()
 
-    def fail(self, expected: str) -> None:
+    def fail(self, expected: str) -> NoReturn:
         token = self.current
         found = "end of clause" if token.kind == "eof" else repr(token.text)
         raise SearchClauseError(f"{expected} but found {found}", token.pos + 1)
@@ -198,8 +199,8 @@ class _Parser:
         if self.current.kind == "op":
             op = OPERATORS[self.advance().text]
             return Comparison(field, op, self.literal(), start.pos + 1)
-        self.fail(f"expected a comparison operator or .Equals/.Contains/.StartsWith/.EndsWith after {field!r}")
-        raise AssertionError("unreachable")
+        self.fail(f"expected a comparison operator or .Equals/.Contains/.StartsWith/.EndsWith "
+                  f"after {field!r}")
 
     def field_name(self) -> str:
         token = self.current
@@ -229,7 +230,6 @@ class _Parser:
         if token.kind == "ident" and token.text.lower() == "datetime":
             return self.datetime_literal()
         self.fail("expected a value (a quoted string, a number, true/false or DateTime(...))")
-        raise AssertionError("unreachable")
 
     def datetime_literal(self) -> datetime:
         start = self.advance()
@@ -243,7 +243,8 @@ class _Parser:
             raise SearchClauseError("DateTime takes 3 or 6 whole numbers: DateTime(y,M,d[,H,m,s])",
                                     start.pos + 1)
         try:
-            return datetime(*(int(p) for p in parts))
+            year, month, day, hour, minute, second = ([int(p) for p in parts] + [0, 0, 0])[:6]
+            return datetime(year, month, day, hour, minute, second)
         except ValueError as exc:
             raise SearchClauseError(f"invalid date in DateTime(...): {exc}", start.pos + 1) from None
 

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from erp_wms_simulators.peoplevox.saving import upsert_record
+from erp_wms_simulators.peoplevox.saving import map_columns, upsert_record
 from erp_wms_simulators.peoplevox.settings import PeoplevoxSettings
 from erp_wms_simulators.peoplevox.templates import (
     DEFAULT_REPORTS,
@@ -158,7 +158,10 @@ class PeoplevoxState:
 
     def seed(self, client_id: str, template: str, rows: Iterable[Mapping[str, str]],
              settings: PeoplevoxSettings | None = None) -> int:
-        """Upsert ``rows`` as SaveData would (same validation); raises ValueError on the first bad row."""
+        """Upsert ``rows`` as SaveData would (same validation, any export column may be given).
+
+        Raises ValueError (naming the record) on the first row that is refused.
+        """
         settings = settings or PeoplevoxSettings()
         with self.lock:
             tenant = self.tenants.get(client_id)
@@ -169,7 +172,9 @@ class PeoplevoxState:
                 raise ValueError(f"Template '{template}' not found")
             count = 0
             for row in rows:
-                cells = {str(k): "" if v is None else str(v) for k, v in row.items()}
+                names = map_columns(spec, [str(name) for name in row], spec.columns)
+                cells = {name: "" if value is None else str(value)
+                         for name, value in zip(names, row.values(), strict=True)}
                 error = upsert_record(tenant, spec, cells, settings)
                 if error is not None:
                     raise ValueError(f"cannot seed {spec.name} record {spec.record_key(cells)!r}: {error}")

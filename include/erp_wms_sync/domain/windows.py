@@ -65,7 +65,7 @@ def resolve_window(*, interval_start: datetime | None, interval_end: datetime | 
     watermark, run_after = _aware(watermark), _aware(run_after) or run_after
     if conf.get("full"):
         return Window(None, interval_end or run_after, "full sync requested in run conf")
-    if "window_start" in conf or "window_end" in conf:
+    if conf.get("window_start") or conf.get("window_end"):
         start, end = _parse(conf, "window_start"), _parse(conf, "window_end")
         if start >= end:
             raise ConfigError(f"run conf: window_start {start.isoformat()} is not before window_end "

@@ -1,0 +1,66 @@
+"""Demo company for the BlueCherry simulator: the brand "Bluebird Apparel".
+
+Two warehouses and 8 styles (59 SKUs), deterministic, all updated at one fixed time a few hours before
+the state's clock. Some data is wrong on purpose, for the data checks:
+
+- ``EMPTY_DESCRIPTION_SKU`` has an empty description;
+- ``SHARED_UPC_SKUS`` carry the same UPC;
+- ``INACTIVE_STYLE`` (and so each of its SKUs) is INACTIVE.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from erp_wms_simulators.bluecherry.state import BlueCherryState
+
+DEMO_SUBSCRIPTION_KEY = "5c0e7b2a9d1f4c38b6e2a47f90d3c815"
+
+BRAND = "Bluebird Apparel"
+WAREHOUSES = (("NJ01", "Secaucus Distribution Center", "Secaucus", "NJ"),
+              ("CA02", "Ontario West DC", "Ontario", "CA"))
+EMPTY_DESCRIPTION_SKU = "10005-RED-L"
+SHARED_UPC_SKUS = ("10003-KHK-36", "10003-OLV-36")
+INACTIVE_STYLE = "10008"
+HOURS_BEFORE_NOW = 3
+
+TOPS = ("S", "M", "L", "XL")
+# (style, name, colours, sizes, division, season, price, weight lb)
+STYLES: tuple[tuple[str, str, tuple[tuple[str, str], ...], tuple[str, ...], str, str, float, float], ...] = (
+    ("10001", "Harbor Tee", (("BLK", "Black"), ("WHT", "White")), TOPS, "01", "SP25", 28.0, 0.4),
+    ("10002", "Coastline Hoodie", (("NAV", "Navy"), ("HGR", "Heather Grey")), TOPS, "01", "FA25", 68.0, 1.2),
+    ("10003", "Drift Chino", (("KHK", "Khaki"), ("OLV", "Olive")), ("30", "32", "34", "36"), "01", "SP25",
+     74.0, 1.1),
+    ("10004", "Tidewater Dress", (("BLU", "Ocean Blue"), ("CRL", "Coral")), ("XS", "S", "M", "L"), "02", "SP25",
+     96.0, 0.8),
+    ("10005", "Pier Polo", (("WHT", "White"), ("NAV", "Navy"), ("RED", "Red")), ("S", "M", "L"), "01", "SP25",
+     48.0, 0.5),
+    ("10006", "Gull Cap", (("BLK", "Black"), ("KHK", "Khaki")), ("OS",), "03", "SP25", 24.0, 0.2),
+    ("10007", "Marina Jacket", (("OLV", "Olive"), ("BLK", "Black")), TOPS, "01", "FA25", 148.0, 2.0),
+    (INACTIVE_STYLE, "Lagoon Swim Short", (("BLU", "Ocean Blue"), ("RED", "Red")), TOPS, "01", "SP24",
+     38.0, 0.4),
+)
+
+
+def demo_updated_time(state: BlueCherryState) -> datetime:
+    """The fixed updatedAt of the demo data: whole hour, a few hours before the state's clock."""
+    moment = state.clock() - timedelta(hours=HOURS_BEFORE_NOW)
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def seed_demo(state: BlueCherryState, updated_at: datetime | None = None) -> None:
+    """Fill ``state`` with the Bluebird Apparel demo company (the state should be empty)."""
+    updated = updated_at or demo_updated_time(state)
+    state.company = BRAND
+    for code, name, city, region in WAREHOUSES:
+        state.add_warehouse(code, name, city=city, region=region)
+    for style, name, colors, sizes, division, season, price, weight in STYLES:
+        status = "INACTIVE" if style == INACTIVE_STYLE else "ACTIVE"
+        state.add_style(style, name, colors, sizes, division=division, season=season, status=status,
+                        price=price, weight=weight, updated_at=updated)
+    rows = {row["sku"]: row for row in state.skus()}
+    rows[EMPTY_DESCRIPTION_SKU]["description"] = ""
+    first, second = SHARED_UPC_SKUS
+    rows[second]["upc"] = rows[first]["upc"]

@@ -1,0 +1,12 @@
+"""Cin7 Core (formerly DEAR Inventory) External API v2 simulator: products, locations, ``/me``.
+
+``create_app(state=None, settings=None)`` returns the FastAPI app; base path ``/ExternalApi/v2``.
+"""
+
+from __future__ import annotations
+
+from erp_wms_simulators.cin7core.app import create_app
+from erp_wms_simulators.cin7core.settings import Cin7CoreSettings
+from erp_wms_simulators.cin7core.state import Cin7CoreState
+
+__all__ = ["Cin7CoreSettings", "Cin7CoreState", "create_app"]

@@ -1,0 +1,124 @@
+"""Airflow hooks: turn a connection into a client. No I/O in ``__init__``; ``test_connection()`` works in the UI.
+
+They build on the http provider's :class:`HttpHook` connection handling (scheme / host / port → base URL), and
+read the rest from the connection's login, password and extras. Connection shapes (also in ``.env.example``):
+
+- Cin7 Core: ``conn_type=http``, host + port + schema, ``login`` = Account ID, ``password`` = Application Key,
+  extra ``{"base_path": "/ExternalApi/v2"}`` (the default).
+- Peoplevox: ``conn_type=http``, host + port + schema, ``login`` = user name, ``password`` = password,
+  extra ``{"client_id": "<tenant>"}``.
+- BlueCherry: ``conn_type=http``, host + port + schema, ``password`` = APIM subscription key,
+  extra ``{"base_path": "/api/v1"}`` (the default).
+- Ledger: connection ``erp_wms_ledger`` (``postgres`` or ``sqlite``), or extra ``{"sqlalchemy_url": ...}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.providers.http.hooks.http import HttpHook
+
+log = logging.getLogger(__name__)
+
+LEDGER_CONN_ID = "erp_wms_ledger"
+
+
+class _ClientHook(HttpHook):
+    """Shared part: resolve the connection once, lazily, and build the client from it."""
+
+    default_base_path = ""
+
+    def __init__(self, conn_id: str, **client_options: Any) -> None:
+        super().__init__(method="GET", http_conn_id=conn_id)
+        self.client_options = client_options
+        self._client: Any = None
+
+    def _connection(self) -> Any:
+        return self.get_connection(self.http_conn_id)
+
+    def _root_url(self, connection: Any) -> str:
+        self._set_base_url(connection)
+        base_path = str(connection.extra_dejson.get("base_path", self.default_base_path))
+        return self.base_url.rstrip("/") + ("/" + base_path.strip("/") if base_path.strip("/") else "")
+
+    def _build(self, connection: Any) -> Any:
+        raise TypeError(f"{type(self).__name__} must define _build")
+
+    def get_client(self) -> Any:
+        if self._client is None:
+            self._client = self._build(self._connection())
+        return self._client
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            ok, message = self.get_client().test_connection()
+        except Exception as exc:  # the UI shows the message; never a traceback with secrets
+            return False, f"{type(exc).__name__}: {exc}"
+        return bool(ok), str(message)
+
+
+class Cin7CoreHook(_ClientHook):
+    conn_name_attr = "cin7core_conn_id"
+    hook_name = "Cin7 Core (erp-wms-sync)"
+    default_base_path = "/ExternalApi/v2"
+
+    def _build(self, connection: Any) -> Any:
+        from erp_wms_sync.connectors.cin7core import Cin7CoreClient
+
+        extra = connection.extra_dejson
+        account_id = connection.login or extra.get("account_id", "")
+        return Cin7CoreClient(self._root_url(connection), account_id, connection.password or "",
+                              **self.client_options)
+
+
+class PeoplevoxHook(_ClientHook):
+    conn_name_attr = "peoplevox_conn_id"
+    hook_name = "Peoplevox (erp-wms-sync)"
+
+    def _build(self, connection: Any) -> Any:
+        from erp_wms_sync.connectors.peoplevox import PeoplevoxClient
+
+        client_id = connection.extra_dejson.get("client_id")
+        if not client_id:
+            raise ValueError(f"connection {self.http_conn_id}: extra 'client_id' (the Peoplevox tenant) is missing")
+        return PeoplevoxClient(self._root_url(connection), str(client_id), connection.login or "",
+                               connection.password or "", **self.client_options)
+
+
+class BlueCherryHook(_ClientHook):
+    conn_name_attr = "bluecherry_conn_id"
+    hook_name = "BlueCherry (erp-wms-sync)"
+    default_base_path = "/api/v1"
+
+    def _build(self, connection: Any) -> Any:
+        from erp_wms_sync.connectors.bluecherry import BlueCherryClient
+
+        return BlueCherryClient(self._root_url(connection), connection.password or "", **self.client_options)
+
+
+def erp_hook(kind: str, conn_id: str, **options: Any) -> _ClientHook:
+    return Cin7CoreHook(conn_id, **options) if kind == "cin7core" else BlueCherryHook(conn_id, **options)
+
+
+def ledger_url() -> str | None:
+    """The ledger URL from the ``erp_wms_ledger`` connection, or None (then env / SQLite default apply)."""
+    from airflow.sdk import BaseHook
+
+    try:
+        conn = BaseHook.get_connection(LEDGER_CONN_ID)
+    except Exception:  # not defined: the documented fallbacks apply
+        return None
+    extra = conn.extra_dejson
+    if extra.get("sqlalchemy_url"):
+        return str(extra["sqlalchemy_url"])
+    if conn.conn_type == "sqlite":
+        return f"sqlite:///{conn.host}"
+    driver = {"postgres": "postgresql+psycopg2", "postgresql": "postgresql+psycopg2"}.get(conn.conn_type or "")
+    if driver is None:
+        raise ValueError(f"connection {LEDGER_CONN_ID}: conn_type {conn.conn_type!r} is not supported "
+                         "(use postgres or sqlite, or set extra sqlalchemy_url)")
+    from sqlalchemy.engine import URL
+
+    return URL.create(driver, username=conn.login or None, password=conn.password or None, host=conn.host,
+                      port=conn.port, database=conn.schema or None).render_as_string(hide_password=False)

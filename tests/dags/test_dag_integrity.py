@@ -1,0 +1,84 @@
+"""DAG integrity: the team's rules, checked on every DAG the factory builds (no metadata DB needed)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk import CronDataIntervalTimetable
+
+ROOT = Path(__file__).resolve().parents[2]
+DAGS = ROOT / "dags"
+API_CALLS = ("erp_client(", "wms_client(")
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> DagBag:
+    return DagBag(dag_folder=str(DAGS))
+
+
+def test_no_import_errors(dagbag: DagBag) -> None:
+    assert dagbag.import_errors == {}
+
+
+def test_one_dag_per_integration_and_flow(dagbag: DagBag) -> None:
+    assert {"northwind__item_master_sync", "bluebird__item_master_sync"} <= set(dagbag.dags)
+
+
+@pytest.mark.parametrize("dag_id", ["northwind__item_master_sync", "bluebird__item_master_sync"])
+def test_dag_follows_the_team_rules(dagbag: DagBag, dag_id: str) -> None:
+    dag = dagbag.dags[dag_id]
+    assert dag.tags and "erp-wms-sync" in dag.tags
+    assert isinstance(dag.timetable, CronDataIntervalTimetable), "windowed syncs need a data-interval timetable"
+    assert dag.catchup is False and dag.max_active_runs == 1
+    assert dag.doc_md and "Runbook" in dag.doc_md
+    assert dag.on_failure_callback
+    for task in dag.tasks:
+        assert task.owner == "erp-wms-sync", task.task_id
+        assert task.on_failure_callback, f"{task.task_id} has no failure callback"
+        if task.task_id != "data_check":  # a failed data check must not be retried
+            assert task.retries >= 2, task.task_id
+            assert task.retry_exponential_backoff and task.retry_exponential_backoff > 1
+        source = inspect.getsource(task.python_callable)
+        if any(call in source for call in API_CALLS):
+            assert task.pool.endswith("_api"), f"{task.task_id} calls an API outside a pool"
+
+
+def test_parsing_imports_neither_pandas_nor_great_expectations() -> None:
+    code = (
+        "import sys, json\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(DAGS)!r})\n"
+        "print(json.dumps({'dags': len(bag.dags), 'errors': len(bag.import_errors),"
+        " 'heavy': sorted(m for m in ('pandas', 'great_expectations', 'zeep', 'scipy') if m in sys.modules)}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env=os.environ.copy())
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["dags"] >= 2 and report["errors"] == 0
+    assert report["heavy"] == []
+
+
+def test_a_broken_integration_file_is_an_import_error_naming_it_while_others_keep_their_dags(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "integrations"
+    folder.mkdir()
+    good = yaml.safe_load((ROOT / "include/integrations/northwind.yaml").read_text())
+    (folder / "northwind.yaml").write_text(yaml.safe_dump(good))
+    bad = yaml.safe_load((ROOT / "include/integrations/bluebird.yaml").read_text())
+    bad["timezone"] = "Atlantis/Capital"
+    (folder / "bluebird.yaml").write_text(yaml.safe_dump(bad))
+    monkeypatch.setenv("ERP_WMS_INTEGRATIONS_DIR", str(folder))
+    bag = DagBag(dag_folder=str(DAGS))
+    assert "northwind__item_master_sync" in bag.dags and "bluebird__item_master_sync" not in bag.dags
+    (path, error), = bag.import_errors.items()
+    assert path.endswith("erp_wms_sync_config_check.py")
+    assert "bluebird.yaml: timezone: unknown time zone 'Atlantis/Capital'" in error and "Fix:" in error
