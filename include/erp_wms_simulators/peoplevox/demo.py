@@ -53,3 +53,9 @@ def seed_demo(state: PeoplevoxState) -> None:
             "Name": HANDMADE_ITEM_NAME,
             "Description": "Added in the warehouse without an ERP product behind it",
         }])
+
+
+def demo_credentials() -> dict[str, dict[str, str]]:
+    """Per demo tenant: the client id, user name and password a connection needs."""
+    return {client_id: {"client_id": client_id, "username": username, "password": password}
+            for client_id, (username, password) in DEMO_USERS.items()}

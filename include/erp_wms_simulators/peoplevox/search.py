@@ -210,8 +210,7 @@ class _Parser:
         if token.kind != "ident":
             self.fail("expected a field name")
         parts = [self.advance().text]
-        while (self.current.kind == "dot" and self.peek().kind == "ident"
-               and not (self.peek().text.lower() in METHODS and self.peek(2).kind == "lparen")):
+        while self.current.kind == "dot" and self.peek().kind == "ident" and self.peek(2).kind != "lparen":
             self.advance()
             parts.append(self.advance().text)
         return ".".join(parts)

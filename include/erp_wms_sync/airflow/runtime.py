@@ -65,6 +65,8 @@ def plan_window(integration: Integration, flow: str, context: Mapping[str, Any])
 
 def run_context(integration: Integration, flow: str, window: Mapping[str, Any],
                 context: Mapping[str, Any]) -> RunContext:
+    from erp_wms_sync.flows.common import RunContext
+
     start = datetime.fromisoformat(window["start"]) if window.get("start") else None
     return RunContext(integration=integration, flow=flow, run_id=str(context["run_id"]),
                       window=Window(start, datetime.fromisoformat(window["end"]), str(window["reason"])),

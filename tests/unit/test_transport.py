@@ -1,0 +1,276 @@
+"""The shared HTTP transport: which answers are retried and how long it waits, Retry-After, backoff
+bounds, token-bucket pacing, fatal 4xx, and that no secret reaches an error message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from erp_wms_sync.connectors.transport import (
+    HttpTransport,
+    RetryPolicy,
+    TokenBucket,
+    parse_retry_after,
+    redact,
+    shared_bucket,
+)
+from erp_wms_sync.errors import ApiAuthError, ApiRejected, ApiUnavailable
+
+SECRET = "s3cr3t-application-key"
+
+
+def response(status: int, body: str = "", headers: dict[str, str] | None = None,
+             url: str = "http://api.test/x") -> requests.Response:
+    resp = requests.Response()
+    resp.status_code = status
+    resp._content = body.encode()
+    resp.headers.update(headers or {})
+    resp.url = url
+    return resp
+
+
+class StubSession:
+    """Plays back queued answers (responses or exceptions) and records each request."""
+
+    def __init__(self, *answers: requests.Response | Exception) -> None:
+        self.answers = list(answers)
+        self.requests: list[tuple[str, str, dict[str, Any]]] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        self.requests.append((method, url, kwargs))
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def transport(*answers: requests.Response | Exception, **options: Any) -> tuple[HttpTransport, list[float]]:
+    sleeps: list[float] = []
+    http = HttpTransport(system="testapi", base_url="http://api.test/v2/", headers={"X-Key": SECRET},
+                         secrets=(SECRET,), session=StubSession(*answers),  # type: ignore[arg-type]
+                         sleep=sleeps.append, rng=lambda: 0.5, **options)
+    return http, sleeps
+
+
+# ---- retries --------------------------------------------------------------------------------
+@pytest.mark.parametrize("first", [
+    response(429), response(500), response(502), response(503), response(504),
+    requests.ConnectionError("connection refused"), requests.Timeout("read timed out"),
+], ids=["429", "500", "502", "503", "504", "connection-error", "timeout"])
+def test_transient_failures_are_retried(first: requests.Response | Exception) -> None:
+    http, sleeps = transport(first, response(200, '{"ok": true}'))
+    assert http.request("GET", "items").json() == {"ok": True}
+    assert len(sleeps) == 1 and http.calls == 2
+
+
+def test_request_goes_to_the_joined_url_with_headers_and_timeout() -> None:
+    http, _ = transport(response(200), timeout=(2.0, 9.0))
+    http.request("GET", "/product", params={"Page": 1})
+    method, url, kwargs = http.session.requests[0]  # type: ignore[attr-defined]
+    assert (method, url) == ("GET", "http://api.test/v2/product")
+    assert kwargs["timeout"] == (2.0, 9.0) and kwargs["params"] == {"Page": 1}
+    assert kwargs["headers"]["X-Key"] == SECRET and "erp-wms-sync" in kwargs["headers"]["User-Agent"]
+
+
+def test_gives_up_after_max_attempts_with_api_unavailable() -> None:
+    http, sleeps = transport(*[response(503, f"busy {SECRET}")] * 3, retry=RetryPolicy(max_attempts=3))
+    with pytest.raises(ApiUnavailable) as caught:
+        http.request("GET", "items")
+    assert caught.value.status == 503 and "after 3 attempts" in str(caught.value)
+    assert SECRET not in str(caught.value) and "***" in caught.value.body
+    assert len(sleeps) == 2
+
+
+def test_connection_errors_end_as_api_unavailable_without_secrets() -> None:
+    error = requests.ConnectionError(f"cannot reach http://api.test/v2/items?key={SECRET}")
+    http, _ = transport(error, error, retry=RetryPolicy(max_attempts=2))
+    with pytest.raises(ApiUnavailable) as caught:
+        http.request("GET", f"items?key={SECRET}")
+    assert caught.value.status is None and SECRET not in str(caught.value)
+    assert "ConnectionError" in str(caught.value)
+
+
+@pytest.mark.parametrize(("status", "error"), [(400, ApiRejected), (404, ApiRejected), (409, ApiRejected),
+                                               (401, ApiAuthError), (403, ApiAuthError)])
+def test_fatal_4xx_is_raised_at_once(status: int, error: type[Exception]) -> None:
+    http, sleeps = transport(response(status, f'[{{"Exception": "bad {SECRET}"}}]'))
+    with pytest.raises(error) as caught:
+        http.request("POST", "items")
+    assert http.calls == 1 and sleeps == []
+    assert f"HTTP {status}" in str(caught.value) and SECRET not in str(caught.value)
+
+
+def test_ok_statuses_are_returned_instead_of_raised() -> None:
+    http, _ = transport(response(404, "none"))
+    assert http.request("GET", "items", ok_statuses=(404,)).status_code == 404
+
+
+# ---- Retry-After and backoff ----------------------------------------------------------------
+def test_retry_after_seconds_is_the_wait() -> None:
+    http, sleeps = transport(response(429, headers={"Retry-After": "7"}), response(200))
+    http.request("GET", "items")
+    assert sleeps == [7.0]
+
+
+def test_retry_after_is_capped() -> None:
+    http, sleeps = transport(response(503, headers={"Retry-After": "3600"}), response(200),
+                             retry=RetryPolicy(max_retry_after=120.0))
+    http.request("GET", "items")
+    assert sleeps == [120.0]
+
+
+def test_retry_after_http_date_is_converted_to_seconds() -> None:
+    now = 1_750_000_000.0
+    header = email.utils.formatdate(now + 42, usegmt=True)
+    assert parse_retry_after(header, now=lambda: now) == pytest.approx(42.0)
+    assert parse_retry_after(email.utils.formatdate(now - 10, usegmt=True), now=lambda: now) == 0.0
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", "-5", "1.5e3"])
+def test_garbled_retry_after_is_ignored(value: str | None) -> None:
+    assert parse_retry_after(value) is None
+
+
+def test_backoff_grows_exponentially_within_jitter_bounds() -> None:
+    policy = RetryPolicy(backoff_base=0.5, backoff_max=30.0)
+    for attempt, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (8, 30.0), (20, 30.0)]:
+        assert policy.delay(attempt, None, lambda: 0.0) == pytest.approx(ceiling / 2)
+        assert policy.delay(attempt, None, lambda: 1.0) == pytest.approx(ceiling)
+        assert ceiling / 2 <= policy.delay(attempt, None, lambda: 0.37) <= ceiling
+
+
+def test_jitter_spreads_the_waits() -> None:
+    import random
+
+    rng = random.Random(7)
+    waits = {round(RetryPolicy().delay(3, None, rng.random), 6) for _ in range(20)}
+    assert len(waits) > 10 and all(1.0 <= w <= 2.0 for w in waits)
+
+
+# ---- token bucket ---------------------------------------------------------------------------
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_token_bucket_allows_a_burst_then_paces() -> None:
+    fake = FakeTime()
+    bucket = TokenBucket(60, burst=3, clock=fake.clock, sleep=fake.sleep)
+    assert [bucket.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.acquire() == pytest.approx(1.0)  # 60/min: one token a second
+    fake.now += 2.5
+    assert bucket.acquire() == 0.0 and bucket.acquire() == 0.0
+    assert bucket.acquire() == pytest.approx(0.5)
+
+
+def test_token_bucket_never_exceeds_the_rate_over_a_minute() -> None:
+    fake = FakeTime()
+    bucket = TokenBucket(60, clock=fake.clock, sleep=fake.sleep)
+    start = fake.now
+    for _ in range(120):
+        bucket.acquire()
+    assert fake.now - start == pytest.approx(60.0)  # 60 from the burst, 60 more paced over a minute
+
+
+def test_drained_bucket_makes_the_next_call_wait() -> None:
+    fake = FakeTime()
+    bucket = TokenBucket(120, clock=fake.clock, sleep=fake.sleep)
+    bucket.drain()
+    assert bucket.acquire() == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        TokenBucket(0)
+
+
+def test_a_429_drains_the_bucket() -> None:
+    bucket = TokenBucket(6000, burst=10)
+    http, _ = transport(response(429), response(200), bucket=bucket)
+    http.request("GET", "items")
+    assert bucket.tokens < 1.0
+
+
+def test_shared_bucket_is_per_key_and_never_named_by_the_key() -> None:
+    from erp_wms_sync.connectors import transport as module
+
+    first = shared_bucket("testapi", SECRET, 60)
+    assert shared_bucket("testapi", SECRET, 60) is first
+    assert shared_bucket("testapi", "another-key", 60) is not first
+    assert all(SECRET not in name for name in module._BUCKETS)
+
+
+# ---- redaction ------------------------------------------------------------------------------
+def test_redact_replaces_each_secret_and_skips_tiny_ones() -> None:
+    text = f"key={SECRET}&account=acct-123&x=ab"
+    assert redact(text, [SECRET, "acct-123", "ab", ""]) == "key=***&account=***&x=ab"
+
+
+# ---- against a real local HTTP server -------------------------------------------------------
+class FlakyHandler(BaseHTTPRequestHandler):
+    """Answers 503 (with Retry-After: 0) to every other request, else 200."""
+
+    hits = 0
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        with self.lock:
+            type(self).hits += 1
+            busy = type(self).hits % 2 == 1
+        status, body = (503, b"busy") if busy else (200, b'{"ok": true}')
+        self.send_response(status)
+        if busy:
+            self.send_header("Retry-After", "0")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def flaky_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_real_server_503_then_200(flaky_url: str) -> None:
+    sleeps: list[float] = []
+    http = HttpTransport(system="testapi", base_url=flaky_url, sleep=sleeps.append, timeout=(2.0, 5.0))
+    assert http.request("GET", "/anything").json() == {"ok": True}
+    assert sleeps == [0.0] and http.calls == 2
+
+
+def test_real_refused_connection_is_retried_then_unavailable() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again below: nothing listens there
+    sleeps: list[float] = []
+    http = HttpTransport(system="testapi", base_url=f"http://127.0.0.1:{port}", sleep=sleeps.append,
+                         retry=RetryPolicy(max_attempts=2), timeout=(1.0, 1.0))
+    with pytest.raises(ApiUnavailable, match="after 2 attempts"):
+        http.request("GET", "/x")
+    assert len(sleeps) == 1
