@@ -24,3 +24,6 @@ COPY --chown=50000:0 plugins/ ./plugins/
 
 # Mount points of docker-compose.yaml's named volumes: created here so the volumes belong to the image user.
 RUN mkdir -p logs auth
+
+# The DAG files read the integration YAMLs from here (include/ is copied above and mounted by docker-compose.yaml).
+ENV ERP_WMS_INTEGRATIONS_DIR=${AIRFLOW_HOME}/include/integrations

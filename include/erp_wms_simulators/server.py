@@ -12,10 +12,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.types import ASGIApp
+
+if TYPE_CHECKING:
+    from erp_wms_simulators.bluecherry.state import BlueCherryState
+    from erp_wms_simulators.cin7core.state import Cin7CoreState
+    from erp_wms_simulators.peoplevox.state import PeoplevoxState
 
 LOCALHOST = "127.0.0.1"
 START_TIMEOUT = 10.0
@@ -45,8 +50,8 @@ class ServerThread:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and bool(self._server and
-                                                                              self._server.started)
+        alive = self._thread is not None and self._thread.is_alive()
+        return alive and self._server is not None and self._server.started
 
     def start(self, timeout: float = START_TIMEOUT) -> ServerThread:
         """Bind, start serving, and return once the server accepts connections (or raise)."""
@@ -191,16 +196,19 @@ class SimulatorStack:
         self.urls: dict[str, str] = {}
 
     @property
-    def cin7core(self) -> Any:
-        return self._state("cin7core")
+    def cin7core(self) -> Cin7CoreState:
+        state: Cin7CoreState = self._state("cin7core")
+        return state
 
     @property
-    def peoplevox(self) -> Any:
-        return self._state("peoplevox")
+    def peoplevox(self) -> PeoplevoxState:
+        state: PeoplevoxState = self._state("peoplevox")
+        return state
 
     @property
-    def bluecherry(self) -> Any:
-        return self._state("bluecherry")
+    def bluecherry(self) -> BlueCherryState:
+        state: BlueCherryState = self._state("bluecherry")
+        return state
 
     def start(self) -> SimulatorStack:
         modules = {name: load_simulator(name) for name in self.names}  # fail before anything listens

@@ -22,7 +22,7 @@ EXIT_PROBLEMS = 2
 def _config_validate(args: argparse.Namespace) -> int:
     from erp_wms_sync.config import check_integration
 
-    problems = []
+    problems: list[str] = []
     names: dict[str, str] = {}
     for path in args.files:
         integration, found = check_integration(path)

@@ -4,12 +4,12 @@ paging, ``updatedSince``, styles / SKUs / warehouses, the gateway's 429 with Ret
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from fastapi.testclient import TestClient
 
 from erp_wms_simulators.bluecherry import BlueCherrySettings, BlueCherryState, create_app
 from erp_wms_simulators.bluecherry.demo import (
@@ -19,6 +19,10 @@ from erp_wms_simulators.bluecherry.demo import (
     SHARED_UPC_SKUS,
     seed_demo,
 )
+
+with warnings.catch_warnings():  # starlette warns that its test client's httpx backend will change
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 HEADERS = {"Ocp-Apim-Subscription-Key": DEMO_SUBSCRIPTION_KEY}
 BASE = "/api/v1"

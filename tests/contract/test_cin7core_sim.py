@@ -4,12 +4,12 @@ case-insensitive resources, validation, rate limiting (429 / 503 variant), demo 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from fastapi.testclient import TestClient
 
 from erp_wms_simulators.cin7core import Cin7CoreSettings, Cin7CoreState, create_app
 from erp_wms_simulators.cin7core.demo import (
@@ -21,6 +21,10 @@ from erp_wms_simulators.cin7core.demo import (
     LONG_SKU,
     seed_demo,
 )
+
+with warnings.catch_warnings():  # starlette warns that its test client's httpx backend will change
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 HEADERS = {"api-auth-accountid": DEMO_ACCOUNT_ID, "api-auth-applicationkey": DEMO_APPLICATION_KEY}
 BASE = "/ExternalApi/v2"
@@ -276,6 +280,7 @@ def test_admin_routes_upsert_products_and_switch_settings(client: TestClient, st
                                                  {"SKU": "NWO-ODD", "Name": "", "Category": "Odd"}])
     assert answer.json() == {"created": ["NWO-ODD"], "updated": ["NWO-TEE-M"]}
     assert state.products_by_sku()["NWO-TEE-M"]["PriceTier1"] == 26.0
+    assert_error_array(client.post("/_sim/products", json={"SKU": "nwo-tee-m"}), 400, "already exists")
     since = get(client, "/product", ModifiedSince="2025-03-01T12:01:00").json()["Products"]
     assert sorted(p["SKU"] for p in since) == ["NWO-ODD", "NWO-TEE-M"]
     snapshot = client.get("/_sim/state").json()

@@ -207,8 +207,11 @@ def test_get_save_template_lists_importable_columns(pvx: Pvx) -> None:
     (envelope('<GetData xmlns="http://www.peoplevox.net/"/>'), "SaveData", "did not recognize the value of HTTP"),
     ('<Envelope xmlns="http://www.w3.org/2003/05/soap-envelope"><Body/></Envelope>', None, "SOAP 1.2"),
     (envelope('<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/hostname">]><x>&e;</x>'), None, "not well-formed"),
+    ('<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/hostname">]>' + envelope(
+        '<Authenticate xmlns="http://www.peoplevox.net/"><username>&e;</username></Authenticate>'),
+     None, "must not contain a document type declaration"),
 ], ids=["not-xml", "empty", "no-body", "empty-body", "unknown-operation", "wrong-namespace",
-        "soapaction-mismatch", "soap12", "doctype-in-body"])
+        "soapaction-mismatch", "soap12", "doctype-in-body", "external-entity"])
 def test_malformed_requests_get_a_soap_fault(peoplevox_sim: PeoplevoxSim, body: str, action: str | None,
                                              fragment: str) -> None:
     assert fragment in fault_of(raw_post(peoplevox_sim.service_url(), body, action))

@@ -39,7 +39,8 @@ def test_cin7_items_reach_peoplevox_once_and_bad_items_become_exceptions(stack, 
     first = run_dag("northwind__item_master_sync")
     states = task_states(first)
     assert states["upsert_wms_items"] == "success" and states["advance_watermark"] == "success"
-    assert states["data_check"] == "failed" and str(first.state) == "failed"
+    assert states["data_check"] == "failed" and states["summarise_run"] == "success"
+    assert str(first.state) == "success", "good items went: the run is green, the data check red"
 
     in_wms = stack.peoplevox.records("northwind", "Item types")
     assert set(in_wms) == expected | {HANDMADE}
@@ -115,6 +116,7 @@ def test_an_unreachable_wms_fails_the_task_readably_and_loses_nothing(stack, wir
     down = run_dag("northwind__item_master_sync")
     states = task_states(down)
     assert states["upsert_wms_items"] == "failed" and states["advance_watermark"] != "success"
+    assert str(down.state) == "failed", "a broken sync is a red run"
     with session_scope(wired) as s:
         assert repo.get_cursor(s, "northwind", "item_master_sync") is None, "the window must be read again"
     monkeypatch.setenv("AIRFLOW_CONN_NORTHWIND_PEOPLEVOX", json.dumps(conn))

@@ -45,10 +45,13 @@ def admin_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
             fields = _product_fields(item)
             with state.lock:
                 exists = fields["SKU"] in state.products_by_sku()
-                if exists:
-                    state.update_product(fields["SKU"], **fields)
-                else:
-                    state.add_product(**fields)
+                try:
+                    if exists:
+                        state.update_product(fields["SKU"], **fields)
+                    else:
+                        state.add_product(**fields)
+                except ValueError as exc:
+                    raise SimError(400, str(exc)) from None
             (updated if exists else created).append(fields["SKU"])
         return {"created": created, "updated": updated}
 

@@ -43,7 +43,9 @@ class Cin7CoreSettings:
             raise ValueError("default_limit must be between 1 and max_limit")
 
     def account_for(self, application_key: str) -> str | None:
-        return self.applications.get(application_key)
+        """The account id of an application key (GUIDs compare without regard to case)."""
+        wanted = application_key.lower()
+        return next((account for key, account in self.applications.items() if key.lower() == wanted), None)
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply ``changes`` all at once, or none of them if a name is unknown or a value invalid."""

@@ -1,6 +1,6 @@
 """SOAP 1.1 envelopes of IntegrationServiceV4: parse a request, build a response or a soap:Fault.
 
-Parsing is safe against hostile XML (no entity expansion, no network access) and strict where the
+Parsing is safe against hostile XML (DTDs refused, no entity expansion, no network access) and strict where the
 real .asmx service is strict: a SOAP 1.1 envelope, an operation element in the Peoplevox namespace,
 and a ``SOAPAction`` header (when sent) that names the same operation. The session header's child
 names are matched ignoring case, because one public client sends ``clientId`` and the service accepts it.
@@ -55,7 +55,7 @@ class SoapRequest:
 
 
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True,
+    return etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, remove_comments=True,
                            remove_pis=True, huge_tree=True)
 
 
@@ -79,6 +79,8 @@ def parse_request(data: bytes, soap_action: str | None) -> SoapRequest:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         raise SoapFault(f"Request is not well-formed XML: {exc.msg}") from None
+    if root.getroottree().docinfo.doctype:
+        raise SoapFault("A SOAP message must not contain a document type declaration (DTD)")
     if _local(root) != "Envelope" or _namespace(root) != SOAP_ENV:
         if _namespace(root) == SOAP12_ENV:
             raise SoapFault("SOAP 1.2 envelopes are not supported here; send SOAP 1.1", "VersionMismatch")

@@ -22,8 +22,9 @@ ITEM_MASTER_DOC = """
 
 Tasks: `plan_window` → `fetch_erp_items` (pool `{erp_pool}`) → `validate_items` (Great Expectations suite
 `item_master`) → `upsert_wms_items` (pool `peoplevox_api`, SaveData in batches, per-record statuses) →
-`flag_wms_items_not_in_erp` → `advance_watermark`; `data_check` fails (and alerts) when the suite failed —
-the valid items were still written.
+`flag_wms_items_not_in_erp` → `advance_watermark`. `data_check` turns red (and alerts the owners) when the
+suite failed — the valid items were still written, so the run itself stays green; `summarise_run` logs what
+was held. A red run means the sync itself broke (an API down, a rejected batch): see the failed task's log.
 
 Runbook: `docs/runbook.md#item-master-sync`. Manual run options: `full` (everything) or
 `window_start` / `window_end`.
@@ -86,6 +87,14 @@ def build_item_master_sync(integration: Integration) -> DAG:
 
             return steps.data_check(run_context(integration, flow, window, context))
 
+        @task(task_id="summarise_run", trigger_rule="all_done")
+        @no_retry_on_bad_data
+        def summarise_run(window: dict[str, Any], checked: dict[str, Any], **context: Any) -> dict[str, Any]:
+            from erp_wms_sync.airflow.runtime import run_context
+            from erp_wms_sync.flows import item_master_sync as steps
+
+            return steps.summarise(run_context(integration, flow, window, context))
+
         @task(task_id="advance_watermark")
         @no_retry_on_bad_data
         def advance_watermark(window: dict[str, Any], flagged: dict[str, int], **context: Any) -> dict[str, str]:
@@ -96,7 +105,7 @@ def build_item_master_sync(integration: Integration) -> DAG:
 
         window = plan_window()
         checked = validate_items(window, fetch_erp_items(window))
-        data_check(window, checked)
+        data_check(window, checked) >> summarise_run(window, checked)
         advance_watermark(window, flag_wms_items_not_in_erp(window, upsert_wms_items(window, checked)))
     return dag
 

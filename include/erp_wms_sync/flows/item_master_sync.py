@@ -12,7 +12,9 @@ Steps (one Airflow task each, see ``dags/``):
    ``wms_write_rejected`` exceptions with the record and Peoplevox's reason.
 4. :func:`flag_unknown` — every Peoplevox item the ERP does not know is a ``wms_item_not_in_erp`` exception
    (items created by hand in the WMS); such exceptions close themselves once the item is known or gone.
-5. :func:`data_check` — fails (red task, alert) when this run's suite failed.
+5. :func:`data_check` — fails (red task, alert) when this run's suite failed; :func:`summarise` runs after it
+   whatever its state, so the run itself is green when every record that could go went, and red only when the
+   sync itself broke.
 6. :func:`finish` — advance the watermark and drop the run's staging rows.
 """
 
@@ -205,6 +207,22 @@ def data_check(ctx: RunContext) -> dict[str, Any]:
                       for r in summary.get("results", []) if not r["success"]]
             raise DataCheckFailed(SUITE, result.failed_records, result.evaluated, failed)
         return {"checked": True, "evaluated": result.evaluated}
+
+
+def summarise(ctx: RunContext) -> dict[str, Any]:
+    """What this run left for people to act on: the data check and the open exceptions by type."""
+    with ctx.session() as session:
+        check = session.scalar(select(CheckResult).where(
+            CheckResult.integration == ctx.integration.name, CheckResult.flow == FLOW,
+            CheckResult.run_id == ctx.run_id).order_by(CheckResult.id.desc()).limit(1))
+        by_type: dict[str, int] = {}
+        for exc in repo.open_exceptions(session, ctx.integration.name, entity_type=ITEM):
+            by_type[exc.type] = by_type.get(exc.type, 0) + 1
+    summary = {"window": ctx.window.describe(),
+               "data_check": "passed" if check is None or check.success else "failed",
+               "held_this_run": check.failed_records if check else 0, "open_item_exceptions": by_type}
+    log.info("%s %s summary: %s", ctx.integration.name, FLOW, summary)
+    return summary
 
 
 def finish(ctx: RunContext) -> dict[str, str]:

@@ -53,7 +53,7 @@ class Base(DeclarativeBase):
     pass
 
 
-Base.metadata.naming_convention = NAMING  # type: ignore[assignment]
+Base.metadata.naming_convention = NAMING
 
 
 class Cursor(Base):

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# `make demo`: the embedded default on one machine — the three simulators, a SQLite ledger and
+# `airflow standalone` (LocalExecutor, SQLite) with this project's DAGs, all on 127.0.0.1.
+# Ctrl-C stops everything this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export PATH="$ROOT/.venv/bin:$PATH"
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.airflow}"
+PORT="${DEMO_PORT:-8080}"
+SIM_PORTS=(--cin7core-port "${DEMO_CIN7CORE_PORT:-8701}" --peoplevox-port "${DEMO_PEOPLEVOX_PORT:-8702}"
+           --bluecherry-port "${DEMO_BLUECHERRY_PORT:-8703}")
+SMTP_PORT="${DEMO_SMTP_PORT:-8725}"
+SLACK_PORT="${DEMO_SLACK_PORT:-8726}"
+mkdir -p "$AIRFLOW_HOME"
+
+export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
+export AIRFLOW__API__HOST=127.0.0.1
+export AIRFLOW__API__PORT="$PORT"
+export AIRFLOW__API__BASE_URL="http://127.0.0.1:$PORT"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$PORT/execution/"
+export AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME=1
+export ERP_WMS_LEDGER_URL="sqlite:///$AIRFLOW_HOME/erp_wms_ledger.db"
+export PYTHONPATH="$ROOT/scripts/localhost_only${PYTHONPATH:+:$PYTHONPATH}"
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+
+PIDS=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo; echo "Stopping the demo..."
+  for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 30); do
+    alive=0; for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break; sleep 0.5
+  done
+  for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  echo "Stopped."
+}
+trap cleanup INT TERM EXIT
+
+wait_for_port() {  # host port seconds what
+  for _ in $(seq 1 "$3"); do
+    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    sleep 1
+  done
+  echo "error: $4 did not start listening on $1:$2 within $3 s (see $AIRFLOW_HOME/*.log)" >&2
+  exit 1
+}
+
+echo "==> Simulators (Cin7 Core, Peoplevox, BlueCherry) on 127.0.0.1"
+rm -f "$AIRFLOW_HOME/simulators.json"
+setsid erp-wms-sync sim up "${SIM_PORTS[@]}" --write-json "$AIRFLOW_HOME/simulators.json" \
+  > "$AIRFLOW_HOME/simulators.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 30); do [ -s "$AIRFLOW_HOME/simulators.json" ] && break; sleep 0.5; done
+[ -s "$AIRFLOW_HOME/simulators.json" ] || { cat "$AIRFLOW_HOME/simulators.log"; exit 1; }
+eval "$(python -m erp_wms_sync.demo connections "$AIRFLOW_HOME/simulators.json")"
+
+echo "==> Alert sinks (SMTP :$SMTP_PORT, Slack webhook :$SLACK_PORT) writing to $AIRFLOW_HOME/alerts/"
+setsid python scripts/alert_sinks.py "$AIRFLOW_HOME/alerts" "$SMTP_PORT" "$SLACK_PORT" \
+  > "$AIRFLOW_HOME/alert_sinks.log" 2>&1 &
+PIDS+=($!)
+export AIRFLOW_CONN_ERP_WMS_SMTP="{\"conn_type\":\"smtp\",\"host\":\"127.0.0.1\",\"port\":$SMTP_PORT,\"extra\":{\"disable_ssl\":true,\"disable_tls\":true,\"from_email\":\"erp-wms-sync@demo.example\",\"timeout\":5,\"retry_limit\":0}}"
+export AIRFLOW_CONN_ERP_WMS_SLACK="{\"conn_type\":\"slackwebhook\",\"host\":\"http://127.0.0.1:$SLACK_PORT/services\",\"password\":\"T000/B000/demo\"}"
+
+echo "==> Ledger and Airflow metadata database"
+erp-wms-sync ledger upgrade
+airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -20 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
+erp-wms-sync pools > "$AIRFLOW_HOME/pools.json"
+airflow pools import "$AIRFLOW_HOME/pools.json" > /dev/null
+erp-wms-sync config validate include/integrations/*.yaml
+
+echo "==> airflow standalone (API/UI on http://127.0.0.1:$PORT)"
+setsid airflow standalone > "$AIRFLOW_HOME/standalone.log" 2>&1 &
+PIDS+=($!)
+wait_for_port 127.0.0.1 "$PORT" 120 "the Airflow API server"
+PASSWORD=$(python -c "import json,sys; print(json.load(open(sys.argv[1])).get('admin',''))" \
+  "$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated" 2>/dev/null || true)
+
+cat <<INFO
+
+  erp-wms-sync demo is running.
+    Airflow UI : http://127.0.0.1:$PORT
+    Login      : admin / ${PASSWORD:-"(see $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"}
+    DAGs       : northwind__item_master_sync (Cin7 Core -> Peoplevox), bluebird__item_master_sync (BlueCherry -> Peoplevox)
+    Simulators : $(python -c "import json,sys; print(', '.join(f'{k} {v[\"url\"]}' for k,v in json.load(open(sys.argv[1])).items()))" "$AIRFLOW_HOME/simulators.json")
+    Ledger     : $ERP_WMS_LEDGER_URL
+    Alerts     : $AIRFLOW_HOME/alerts/{email,slack}.jsonl
+    Logs       : $AIRFLOW_HOME/standalone.log
+
+  The DAGs start unpaused; each runs its latest window at once. Press Ctrl-C to stop everything.
+INFO
+
+wait "${PIDS[2]}"
