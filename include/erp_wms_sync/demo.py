@@ -16,9 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
-def _http(url: str, **fields: Any) -> dict[str, Any]:
+def _http(conn_type: str, url: str, **fields: Any) -> dict[str, Any]:
     parts = urlsplit(url)
-    conn: dict[str, Any] = {"conn_type": "http", "host": parts.hostname, "port": parts.port,
+    conn: dict[str, Any] = {"conn_type": conn_type, "host": parts.hostname, "port": parts.port,
                             "schema": parts.scheme}
     extra = dict(fields.pop("extra", {}))
     if parts.path.strip("/"):
@@ -34,13 +34,13 @@ def sample_connections(sims: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[
     cin7, pvx, bc = sims["cin7core"], sims["peoplevox"], sims["bluecherry"]
     tenants = pvx["credentials"]
     return {
-        "northwind_cin7core": _http(cin7["url"], login=cin7["credentials"]["account_id"],
+        "northwind_cin7core": _http("cin7core", cin7["url"], login=cin7["credentials"]["account_id"],
                                     password=cin7["credentials"]["application_key"]),
-        "northwind_peoplevox": _http(pvx["url"], login=tenants["northwind"]["username"],
+        "northwind_peoplevox": _http("peoplevox", pvx["url"], login=tenants["northwind"]["username"],
                                      password=tenants["northwind"]["password"],
                                      extra={"client_id": tenants["northwind"]["client_id"]}),
-        "bluebird_bluecherry": _http(bc["url"], password=bc["credentials"]["subscription_key"]),
-        "bluebird_peoplevox": _http(pvx["url"], login=tenants["bluebird"]["username"],
+        "bluebird_bluecherry": _http("bluecherry", bc["url"], password=bc["credentials"]["subscription_key"]),
+        "bluebird_peoplevox": _http("peoplevox", pvx["url"], login=tenants["bluebird"]["username"],
                                     password=tenants["bluebird"]["password"],
                                     extra={"client_id": tenants["bluebird"]["client_id"]}),
     }

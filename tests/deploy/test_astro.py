@@ -237,3 +237,11 @@ def test_astro_dev_parse_passes_on_the_project_dags(tmp_path: Path) -> None:
     result = run_integrity_check(tmp_path, ROOT / "dags", "")
     assert result.returncode == 0, result.stdout[-3000:]
     assert re.search(r"\d+ passed", result.stdout), result.stdout[-3000:]
+
+
+def test_the_deployment_guide_states_the_pool_sizes_the_dags_use() -> None:
+    from erp_wms_sync.airflow.factory import POOLS
+
+    guide = (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
+    documented = {name: int(slots) for name, slots in re.findall(r"^\| `(\w+_api)` \| (\d+) \|", guide, re.M)}
+    assert documented == {name: slots for name, (slots, _) in POOLS.items()}

@@ -3,11 +3,11 @@
 They build on the http provider's :class:`HttpHook` connection handling (scheme / host / port → base URL), and
 read the rest from the connection's login, password and extras. Connection shapes (also in ``.env.example``):
 
-- Cin7 Core: ``conn_type=http``, host + port + schema, ``login`` = Account ID, ``password`` = Application Key,
+- Cin7 Core: ``conn_type=cin7core`` (``http`` works too), host + port + schema, ``login`` = Account ID, ``password`` = Application Key,
   extra ``{"base_path": "/ExternalApi/v2"}`` (the default).
-- Peoplevox: ``conn_type=http``, host + port + schema, ``login`` = user name, ``password`` = password,
+- Peoplevox: ``conn_type=peoplevox``, host + port + schema, ``login`` = user name, ``password`` = password,
   extra ``{"client_id": "<tenant>"}``.
-- BlueCherry: ``conn_type=http``, host + port + schema, ``password`` = APIM subscription key,
+- BlueCherry: ``conn_type=bluecherry``, host + port + schema, ``password`` = APIM subscription key,
   extra ``{"base_path": "/api/v1"}`` (the default).
 - Ledger: connection ``erp_wms_ledger`` (``postgres`` or ``sqlite``), or extra ``{"sqlalchemy_url": ...}``.
 """
@@ -34,6 +34,10 @@ class _ClientHook(HttpHook):
         self.client_options = client_options
         self._client: Any = None
 
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {"hidden_fields": [], "relabeling": {"schema": "Scheme (http/https)"}}
+
     def _connection(self) -> Any:
         return self.get_connection(self.http_conn_id)
 
@@ -59,6 +63,7 @@ class _ClientHook(HttpHook):
 
 
 class Cin7CoreHook(_ClientHook):
+    conn_type = "cin7core"
     conn_name_attr = "cin7core_conn_id"
     hook_name = "Cin7 Core (erp-wms-sync)"
     default_base_path = "/ExternalApi/v2"
@@ -73,6 +78,7 @@ class Cin7CoreHook(_ClientHook):
 
 
 class PeoplevoxHook(_ClientHook):
+    conn_type = "peoplevox"
     conn_name_attr = "peoplevox_conn_id"
     hook_name = "Peoplevox (erp-wms-sync)"
 
@@ -87,6 +93,7 @@ class PeoplevoxHook(_ClientHook):
 
 
 class BlueCherryHook(_ClientHook):
+    conn_type = "bluecherry"
     conn_name_attr = "bluecherry_conn_id"
     hook_name = "BlueCherry (erp-wms-sync)"
     default_base_path = "/api/v1"
