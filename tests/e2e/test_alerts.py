@@ -29,7 +29,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = message_from_bytes(envelope.content)
         self.messages.append({"to": envelope.rcpt_tos, "subject": msg.get("Subject", "")})
         return "250 OK"
@@ -42,7 +42,7 @@ def sinks(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Mailbox, list[str]]
     smtp.start()
 
     class Slack(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             posts.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
             self.send_response(200)
             self.end_headers()

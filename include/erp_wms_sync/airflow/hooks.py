@@ -3,8 +3,8 @@
 They build on the http provider's :class:`HttpHook` connection handling (scheme / host / port → base URL), and
 read the rest from the connection's login, password and extras. Connection shapes (also in ``.env.example``):
 
-- Cin7 Core: ``conn_type=cin7core`` (``http`` works too), host + port + schema, ``login`` = Account ID, ``password`` = Application Key,
-  extra ``{"base_path": "/ExternalApi/v2"}`` (the default).
+- Cin7 Core: ``conn_type=cin7core`` (``http`` works too), host + port + schema, ``login`` = Account ID,
+  ``password`` = Application Key, extra ``{"base_path": "/ExternalApi/v2"}`` (the default).
 - Peoplevox: ``conn_type=peoplevox``, host + port + schema, ``login`` = user name, ``password`` = password,
   extra ``{"client_id": "<tenant>"}``.
 - BlueCherry: ``conn_type=bluecherry``, host + port + schema, ``password`` = APIM subscription key,
