@@ -197,7 +197,8 @@ class CallbackDispatcher:
                     continue
                 ok = self._send(item.delivery)
                 made += 1
-                self._settle(item, ok)
+                if self._settle(item, ok):
+                    batch = self._without(batch, item.delivery.subscription_id)
             return made
 
     def start(self, interval: float = 0.2) -> None:
@@ -281,7 +282,16 @@ class CallbackDispatcher:
                  delivery.event_id, _safe_url(delivery.url), response.status_code)
         return False
 
-    def _settle(self, item: _Queued, ok: bool) -> None:
+    def _without(self, batch: list[_Queued], subscription_id: str) -> list[_Queued]:
+        """``batch`` less the deliveries of a subscription that was just deactivated (those are cancelled)."""
+        with self._lock:
+            for item in batch:
+                if item.delivery.subscription_id == subscription_id:
+                    _append_bounded(self.cancelled, item.delivery)
+        return [item for item in batch if item.delivery.subscription_id != subscription_id]
+
+    def _settle(self, item: _Queued, ok: bool) -> bool:
+        """Record the outcome of a try; ``True`` when it deactivated the delivery's subscription."""
         delivery = item.delivery
         item.tries += 1
         deactivate = False
@@ -289,11 +299,11 @@ class CallbackDispatcher:
             if ok:
                 _append_bounded(self.delivered, delivery)
                 self._give_ups.pop(delivery.subscription_id, None)
-                return
+                return False
             if item.tries <= len(self.retry_schedule):
                 item.due = self.clock() + self.retry_schedule[item.tries - 1] / self.time_scale
                 heapq.heappush(self._queue, item)
-                return
+                return False
             _append_bounded(self.given_up, delivery)
             self._give_ups[delivery.subscription_id] += 1
             if self.deactivate_after is not None and self._give_ups[delivery.subscription_id] >= \
@@ -309,6 +319,7 @@ class CallbackDispatcher:
                         delivery.subscription_id)
             if self.on_deactivate is not None:
                 self.on_deactivate(delivery.subscription_id)
+        return deactivate
 
 
 def fill_placeholders(template: str, values: Mapping[str, Any], *, encode: bool = True) -> str:
@@ -345,10 +356,12 @@ def _append_bounded(history: list[Any], item: Any) -> None:
 
 def _safe_url(url: str) -> str:
     """Scheme, host and path only: the query or user info may hold a receiver's token."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(an invalid URL)"
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
 def _summary(delivery: Delivery, tries: int) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Pieces every simulator shares: clocks, timestamps, paging, a sliding-window rate limiter,
-case-insensitive query parameters and a last-resort ASGI error guard.
+case-insensitive query parameters, a last-resort ASGI error guard, and the ``/_sim`` routes that drive
+fault injection and callback delivery (:func:`faults_admin_router`).
 
 Nothing here knows a vendor's error shape: each simulator passes a ``render`` function that turns a
 status and a message into its own JSON body.
@@ -18,9 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from fastapi import APIRouter, HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from erp_wms_simulators.faults import PROFILES, FaultRule, parse_knob
 
 log = logging.getLogger(__name__)
 
@@ -208,3 +212,94 @@ async def read_json(request: Request, bad_status: int = 400) -> Any:
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def faults_admin_router(resolve: Callable[[Request], Any]) -> APIRouter:
+    """Admin routes over the ``faults`` plan and ``callbacks`` dispatcher of the state ``resolve`` returns.
+
+    Include it in a simulator's ``/_sim`` router: ``router.include_router(faults_admin_router(lambda r: state))``.
+
+    - ``GET    /faults``             the plan: profile, seed, rules, fired counts
+    - ``POST   /faults``             ``{"profile": "flaky", "seed": 7}`` replaces the rules by a profile;
+      ``{"seed": 7}`` alone restarts the random streams; ``{"rules": [{"kind": "slow", ...}]}`` and
+      ``{"knobs": ["http_5xx@SaveData=0.5"]}`` add rules (after the profile, if one is given too).
+      Everything is checked before anything changes.
+    - ``DELETE /faults``             no faults any more
+    - ``GET    /callbacks``          queue and delivery counts, latest deliveries
+    - ``POST   /callbacks/pump``     send what is due now (``?force=true``: everything queued)
+    """
+    router = APIRouter()
+
+    @router.get("/faults")
+    def get_faults(request: Request) -> dict[str, Any]:
+        return dict(resolve(request).faults.to_dict())
+
+    @router.post("/faults")
+    async def change_faults(request: Request) -> dict[str, Any]:
+        body = await _admin_object(request)
+        plan = resolve(request).faults
+        profile, seed, rules = _fault_changes(body)
+        if profile is not None:
+            plan.set_profile(profile, seed)
+        elif seed is not None:
+            plan.reseed(seed)
+        for rule in rules:
+            plan.add_rule(rule)
+        return dict(plan.to_dict())
+
+    @router.delete("/faults")
+    def clear_faults(request: Request) -> dict[str, Any]:
+        plan = resolve(request).faults
+        plan.clear()
+        return dict(plan.to_dict())
+
+    @router.get("/callbacks")
+    def get_callbacks(request: Request) -> dict[str, Any]:
+        return dict(resolve(request).callbacks.to_dict())
+
+    @router.post("/callbacks/pump")
+    def pump_callbacks(request: Request) -> dict[str, Any]:
+        try:
+            force = parse_bool(CaseInsensitiveQuery.of(request).get("force"))
+        except ValueError as exc:
+            raise HTTPException(400, f"force: {exc}") from None
+        dispatcher = resolve(request).callbacks
+        sent = dispatcher.pump(force=force)
+        return {"sent": sent, **dispatcher.to_dict()}
+
+    return router
+
+
+async def _admin_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HTTPException(400, f"The request body could not be parsed as JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise HTTPException(400, "The request body must be a JSON object.")
+    return body
+
+
+def _fault_changes(body: Mapping[str, Any]) -> tuple[str | None, int | None, list[FaultRule]]:
+    """Validate a ``POST /_sim/faults`` body; ``HTTPException(400)`` names what is wrong."""
+    unknown = sorted(set(body) - {"profile", "seed", "rules", "knobs"})
+    if unknown:
+        raise HTTPException(400, f"unknown field(s) {', '.join(unknown)}; use profile, seed, rules, knobs")
+    profile = body.get("profile")
+    if profile is not None and profile not in PROFILES:
+        raise HTTPException(400, f"unknown fault profile {profile!r}; choose from {', '.join(PROFILES)}")
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise HTTPException(400, f"seed must be an integer, got {seed!r}")
+    rules_in, knobs_in = body.get("rules") or [], body.get("knobs") or []
+    if not isinstance(rules_in, list) or not isinstance(knobs_in, list):
+        raise HTTPException(400, "rules and knobs must be lists")
+    try:
+        rules = [FaultRule.from_dict(item) for item in rules_in]
+        rules += [parse_knob(str(knob)) for knob in knobs_in]
+    except (TypeError, ValueError) as exc:
+        raise HTTPException(400, str(exc)) from None
+    return profile, seed, rules

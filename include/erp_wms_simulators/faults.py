@@ -37,14 +37,15 @@ MAX_DELAY_SECONDS = 300.0
 MAX_BURST = 1000
 MAX_RULES = 200
 FIRED_LOG_LENGTH = 1000
-DEFAULT_STATUS = {"rate_limit_burst": 429}
+DEFAULT_STATUS = {"rate_limit_burst": 429, "timeout": 504}
 
 
 @dataclass
 class FaultRule:
     """One fault: what (``kind``), where (``endpoint`` glob, case-insensitive) and how often.
 
-    ``status`` 0 means the kind's default: 503, or 429 for ``rate_limit_burst``. ``delay_seconds`` is the added
+    ``status`` 0 means the kind's default: 503, 429 for ``rate_limit_burst``, 504 for ``timeout``.
+    ``delay_seconds`` is the added
     latency of ``slow`` and how long ``timeout`` hangs (at most 300 s). ``count`` caps how many times the rule
     fires (for ``rate_limit_burst``: how many bursts). Invalid values raise ``ValueError``.
     """

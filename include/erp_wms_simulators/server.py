@@ -1,6 +1,7 @@
 """Run simulator apps in-process: :class:`ServerThread` serves one ASGI app with uvicorn on a daemon
 thread; :class:`SimulatorStack` starts Cin7 Core, Peoplevox and BlueCherry together (used by the demo,
-the CLI ``python -m erp_wms_simulators up`` and the tests).
+the CLI ``python -m erp_wms_simulators up`` and the tests), each wrapped in the fault-injection middleware
+and with its callback dispatcher pumping in the background while the stack runs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from erp_wms_simulators.faultmw import install_faults
+from erp_wms_simulators.faults import PROFILES, parse_knob
 
 if TYPE_CHECKING:
     from erp_wms_simulators.bluecherry.state import BlueCherryState
@@ -153,6 +157,20 @@ def load_simulator(name: str) -> ModuleType:
         raise RuntimeError(f"the {name} simulator ({spec.module}) cannot be imported: {exc}") from exc
 
 
+def build_app(name: str, state: Any, module: ModuleType | None = None) -> ASGIApp:
+    """The simulator's app for ``state``, wrapped by the fault middleware driven by ``state.faults``."""
+    module = module if module is not None else load_simulator(name)
+    return install_faults(module.create_app(state=state), state.faults)
+
+
+def split_knob(knob: str) -> tuple[str | None, str]:
+    """``"peoplevox:http_5xx@SaveData=0.3"`` -> ``("peoplevox", "http_5xx@SaveData=0.3")``; no prefix -> all."""
+    prefix, sep, rest = knob.partition(":")
+    if sep and prefix.strip().lower() in SPECS:
+        return prefix.strip().lower(), rest.strip()
+    return None, knob.strip()
+
+
 def demo_credentials(name: str) -> dict[str, Any]:
     """The published demo credentials of a simulator, read from its ``demo`` module.
 
@@ -180,13 +198,28 @@ class SimulatorStack:
     ``ports`` maps a simulator name to a port (0 or absent = a free port); ``names`` limits which
     simulators start. Attributes ``cin7core`` / ``peoplevox`` / ``bluecherry`` hold the states and
     ``urls[name]`` the base address a client is configured with.
+
+    ``faults`` names a fault profile (``none``, ``flaky``, ``hostile``) seeded with ``fault_seed`` and installed on
+    every simulator; ``knobs`` add rules (``kind[@endpoint]=probability[,option=value]``, optionally prefixed by
+    a simulator name and ``:`` to target one simulator). ``time_scale`` compresses callback retry schedules.
     """
 
     def __init__(self, ports: Mapping[str, int] | None = None, seed_demo: bool = True, *,
-                 names: Sequence[str] = NAMES, host: str = LOCALHOST) -> None:
+                 names: Sequence[str] = NAMES, host: str = LOCALHOST, faults: str = "none", fault_seed: int = 0,
+                 knobs: Sequence[str] = (), time_scale: float = 1.0) -> None:
         unknown = sorted(set(names) - set(SPECS)) + sorted(set(ports or {}) - set(SPECS))
         if unknown:
             raise ValueError(f"unknown simulator(s) {unknown}; choose from {list(SPECS)}")
+        if faults not in PROFILES:
+            raise ValueError(f"unknown fault profile {faults!r}; choose from {', '.join(PROFILES)}")
+        if not time_scale > 0:
+            raise ValueError(f"time_scale must be positive, got {time_scale}")
+        self.knobs = [split_knob(knob) for knob in knobs]
+        for _, knob in self.knobs:
+            parse_knob(knob)  # a bad knob fails here, before anything listens
+        self.fault_profile = faults
+        self.fault_seed = fault_seed
+        self.time_scale = time_scale
         self.names = tuple(names)
         self.ports = dict(ports or {})
         self.seed = seed_demo
@@ -221,8 +254,9 @@ class SimulatorStack:
         return self
 
     def stop(self) -> None:
-        for server in reversed(list(self.servers.values())):
-            server.stop()
+        for name in reversed(list(self.servers)):
+            self.states[name].callbacks.stop()
+            self.servers[name].stop()
         self.servers.clear()
 
     def describe(self) -> dict[str, dict[str, Any]]:
@@ -242,11 +276,21 @@ class SimulatorStack:
         state = getattr(module, spec.state_class)()
         if self.seed:
             importlib.import_module(f"{spec.module}.demo").seed_demo(state)
-        server = ServerThread(module.create_app(state=state), self.host, self.ports.get(name, 0), name=name)
+        self._configure(name, state)
+        server = ServerThread(build_app(name, state, module), self.host, self.ports.get(name, 0), name=name)
         server.start()
         self.states[name] = state
         self.servers[name] = server
         self.urls[name] = server.url + spec.url_suffix
+        state.callbacks.start()
+
+    def _configure(self, name: str, state: Any) -> None:
+        """Install the fault profile and knobs meant for ``name``, and the callback time scale."""
+        state.faults.set_profile(self.fault_profile, self.fault_seed)
+        for target, knob in self.knobs:
+            if target is None or target == name:
+                state.faults.set_knob(knob)
+        state.callbacks.time_scale = self.time_scale
 
     def _state(self, name: str) -> Any:
         if name not in self.states:

@@ -172,7 +172,8 @@ def test_astro_settings_define_the_same_connections_as_compose(settings: dict[st
     assert set(local) == set(compose)
     for conn_id, conn in local.items():
         assert conn.conn_type == compose[conn_id].conn_type, conn_id
-    for conn_id in ("northwind_cin7core", "northwind_peoplevox", "bluebird_bluecherry", "bluebird_peoplevox"):
+    for conn_id in ("northwind_cin7core", "northwind_peoplevox", "bluebird_bluecherry", "bluebird_peoplevox",
+                    "erp_wms_slack", "erp_wms_smtp"):
         want, got = compose[conn_id], local[conn_id]
         fields = ("host", "port", "schema", "login", "password")
         assert [getattr(got, f) or None for f in fields] == [getattr(want, f) or None for f in fields], conn_id

@@ -18,7 +18,7 @@ from sqlalchemy import inspect
 from erp_wms_sync.ledger import db, repo
 from erp_wms_sync.ledger.models import ExceptionRecord
 
-TABLES = {"cursors", "messages", "catalogue_items", "order_links", "stock_queue", "webhook_inbox", "exceptions",
+TABLES = {"cursors", "messages", "catalogue_items", "order_records", "stock_queue", "webhook_inbox", "exceptions",
           "exception_attempts", "check_results", "reconciliation_runs", "reconciliation_variances",
           "staged_records"}
 

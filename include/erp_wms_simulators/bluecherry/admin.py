@@ -20,7 +20,14 @@ from fastapi import APIRouter, Request
 from erp_wms_simulators.bluecherry.catalog import render
 from erp_wms_simulators.bluecherry.settings import BlueCherrySettings
 from erp_wms_simulators.bluecherry.state import BlueCherryState
-from erp_wms_simulators.common import CaseInsensitiveQuery, SimError, parse_bool, parse_iso_datetime, read_json
+from erp_wms_simulators.common import (
+    CaseInsensitiveQuery,
+    SimError,
+    faults_admin_router,
+    parse_bool,
+    parse_iso_datetime,
+    read_json,
+)
 
 
 def admin_router(state: BlueCherryState, settings: BlueCherrySettings) -> APIRouter:
@@ -89,6 +96,7 @@ def admin_router(state: BlueCherryState, settings: BlueCherrySettings) -> APIRou
             seed_demo(state)
         return state.snapshot()
 
+    router.include_router(faults_admin_router(lambda request: state))  # /faults, /callbacks
     return router
 
 

@@ -1,4 +1,5 @@
-"""In-memory tenant of the BlueCherry simulator: styles, their SKUs, warehouses and counters."""
+"""In-memory tenant of the BlueCherry simulator: styles, their SKUs, warehouses and counters, plus the
+order-to-cash documents and stock in ``book`` (driven through the helpers of :class:`OrderHelpers`)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,24 @@ from datetime import datetime
 from typing import Any
 
 from erp_wms_simulators.bluecherry.catalog import StyleSpec, sku_records, style_record, upc_a
+from erp_wms_simulators.bluecherry.helpers import OrderHelpers
+from erp_wms_simulators.bluecherry.records import OrderBook
+from erp_wms_simulators.bluecherry.settings import BlueCherrySettings
+from erp_wms_simulators.callbacks import CallbackDispatcher
 from erp_wms_simulators.common import Clock, SlidingWindowLimiter, utc_now
+from erp_wms_simulators.faults import FaultPlan
 
 READ_ONLY_SKU_FIELDS = frozenset({"sku", "style", "color", "size", "updatedAt"})
 
 
-class BlueCherryState:
-    """One simulated BlueCherry company."""
+class BlueCherryState(OrderHelpers):
+    """One simulated BlueCherry company (``settings`` is shared with the app built on it)."""
 
-    def __init__(self, clock: Clock = utc_now, company: str = "Demo Apparel") -> None:
+    def __init__(self, clock: Clock = utc_now, company: str = "Demo Apparel",
+                 settings: BlueCherrySettings | None = None) -> None:
         self.clock = clock
+        self.settings = settings if settings is not None else BlueCherrySettings()
+        self.book = OrderBook()
         self.company = company
         self.styles: dict[str, dict[str, Any]] = {}
         self.sku_rows: dict[str, dict[str, Any]] = {}
@@ -26,6 +35,8 @@ class BlueCherryState:
         self.throttled = 0
         self.limiter = SlidingWindowLimiter()
         self.lock = threading.RLock()
+        self.faults = FaultPlan.none("bluecherry")
+        self.callbacks = CallbackDispatcher("bluecherry", self.faults)
         self._upc_counter = 0
 
     # ---- styles and SKUs --------------------------------------------------------------------
@@ -116,7 +127,7 @@ class BlueCherryState:
         with self.lock:
             return {"company": self.company, "calls": self.calls, "throttled": self.throttled,
                     "styles": len(self.styles), "skus": len(self.sku_rows),
-                    "warehouses": sorted(self.warehouses)}
+                    "warehouses": sorted(self.warehouses), **self.book_counts()}
 
     def reset(self) -> None:
         with self.lock:
@@ -127,3 +138,4 @@ class BlueCherryState:
             self.throttled = 0
             self._upc_counter = 0
             self.limiter.reset()
+            self.book = OrderBook()

@@ -20,7 +20,14 @@ from fastapi import APIRouter, Request
 from erp_wms_simulators.cin7core.products import render
 from erp_wms_simulators.cin7core.settings import Cin7CoreSettings
 from erp_wms_simulators.cin7core.state import Cin7CoreState
-from erp_wms_simulators.common import CaseInsensitiveQuery, SimError, parse_bool, parse_iso_datetime, read_json
+from erp_wms_simulators.common import (
+    CaseInsensitiveQuery,
+    SimError,
+    faults_admin_router,
+    parse_bool,
+    parse_iso_datetime,
+    read_json,
+)
 
 
 def admin_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
@@ -95,6 +102,7 @@ def admin_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
             seed_demo(state)
         return state.snapshot()
 
+    router.include_router(faults_admin_router(lambda request: state))  # /faults, /callbacks
     return router
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from erp_wms_simulators.cin7core.demo import DEMO_ACCOUNT_ID, DEMO_APPLICATION_KEY
 
 RATE_LIMIT_STATUSES = (429, 503)
+SHIPPED_SALE_STATUSES = ("PACKED", "SHIPPING", "SHIPPED")
 
 
 @dataclass
@@ -28,6 +29,26 @@ class Cin7CoreSettings:
     max_limit: int = 1000
     malformed_body_status: int = 400
     timestamps_with_z: bool = True
+    # ---- sales, stock and webhooks (documented where the API reference is firm, our design otherwise)
+    # the first fulfilment / invoice / credit note task of a simple sale uses the SaleID as its TaskID
+    simple_sale_task_id_is_sale_id: bool = True
+    # Sale.Status once every box is shipped but nothing is invoiced yet (no SHIPPED value is documented)
+    shipped_sale_status: str = "PACKED"
+    # authorising an order allocates only what is available; True also allocates the backordered rest
+    allocate_backorders: bool = False
+    # Order.Status becomes FULFILLED once every ordered unit has shipped (list rows show it)
+    order_status_fulfilled: bool = True
+    # voiding a sale with shipped boxes is refused (undo the shipment first) unless this is True
+    allow_void_after_shipment: bool = False
+    # POST /sale with an unknown Customer name creates the customer (False: 400 "not found")
+    auto_create_customers: bool = True
+    # GET /ref/productavailability lists a zero row for a stock product that never had stock
+    availability_zero_rows: bool = True
+    # pack lines without a Box go into this box
+    default_box: str = "Box 1"
+    # tracking numbers are joined with this text in CombinedTrackingNumbers
+    tracking_separator: str = ", "
+    webhook_max_per_type: int = 5
 
     def __post_init__(self) -> None:
         self.validate()
@@ -41,6 +62,12 @@ class Cin7CoreSettings:
             raise ValueError("malformed_body_status must be 400 or 500")
         if not 1 <= self.default_limit <= self.max_limit:
             raise ValueError("default_limit must be between 1 and max_limit")
+        if self.shipped_sale_status not in SHIPPED_SALE_STATUSES:
+            raise ValueError(f"shipped_sale_status must be one of {SHIPPED_SALE_STATUSES}")
+        if self.webhook_max_per_type < 1:
+            raise ValueError("webhook_max_per_type must be at least 1")
+        if not self.default_box.strip():
+            raise ValueError("default_box cannot be blank")
 
     def account_for(self, application_key: str) -> str | None:
         """The account id of an application key (GUIDs compare without regard to case)."""

@@ -11,8 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from erp_wms_simulators.callbacks import CIN7_FIRST_DELAY, CIN7_RETRY_SCHEDULE, CallbackDispatcher
 from erp_wms_simulators.cin7core.products import Catalogue, new_product
 from erp_wms_simulators.common import Clock, SlidingWindowLimiter, new_guid, stable_guid, utc_now
+from erp_wms_simulators.faults import FaultPlan
 
 DEFAULT_CATEGORIES = ("General",)
 DEFAULT_UOMS = ("Item", "Each", "Pair", "Pack", "Box")
@@ -33,6 +35,10 @@ class Cin7CoreState:
         self.throttled = 0
         self.limiter = SlidingWindowLimiter()
         self.lock = threading.RLock()
+        self.faults = FaultPlan.none("cin7core")
+        # 6 tries (1 min after the event, then +5/+10/+15/+20/+25 min); the webhook is deactivated when they fail
+        self.callbacks = CallbackDispatcher("cin7core", self.faults, first_delay=CIN7_FIRST_DELAY,
+                                            retry_schedule=CIN7_RETRY_SCHEDULE, deactivate_after=1)
 
     # ---- products ---------------------------------------------------------------------------
     def add_product(self, **fields: Any) -> dict[str, Any]:

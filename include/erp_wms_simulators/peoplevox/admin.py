@@ -11,10 +11,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from erp_wms_simulators.common import faults_admin_router
 from erp_wms_simulators.peoplevox.settings import PeoplevoxSettings
 from erp_wms_simulators.peoplevox.state import PeoplevoxState
 
 router = APIRouter(prefix="/_sim", tags=["simulator admin"])
+router.include_router(faults_admin_router(lambda request: request.app.state.peoplevox))  # /faults, /callbacks
 
 
 class TenantIn(BaseModel):

@@ -16,6 +16,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from erp_wms_simulators.callbacks import CallbackDispatcher
+from erp_wms_simulators.faults import FaultPlan
 from erp_wms_simulators.peoplevox.saving import map_columns, upsert_record
 from erp_wms_simulators.peoplevox.settings import PeoplevoxSettings
 from erp_wms_simulators.peoplevox.templates import (
@@ -74,6 +76,8 @@ class PeoplevoxState:
         self.templates: dict[str, TemplateSpec] = {}
         self.reports: dict[str, ReportSpec] = {}
         self._next_subscription_id: dict[str, int] = {}
+        self.faults = FaultPlan.none("peoplevox")
+        self.callbacks = CallbackDispatcher("peoplevox", self.faults)  # fires once; retries are a knob
         for spec in templates:
             self.register_template(spec)
         for report in reports:

@@ -1,11 +1,15 @@
 """The integration templates (GetData / SaveData) and reports (GetReportData) the simulator knows.
 
 A template is data: its name, export columns, importable columns, key columns and a validator.
-Adding one (Sales orders, Sales order items, ...) means adding a :class:`TemplateSpec` to
-:data:`DEFAULT_TEMPLATES`; the GetData / SaveData / GetSaveTemplate code is shared by all of them.
+Adding one means adding a :class:`TemplateSpec` to ``catalog.DEFAULT_TEMPLATES``; the GetData /
+SaveData / GetSaveTemplate code is shared by all of them. This module holds the spec types and the
+master-data templates (Item types, Sites); orders and logistics templates live in their own modules.
 
 A validator sees the record as it would be stored after the save (existing values merged with the
-incoming cells) and returns a reason string when the record must be refused, or ``None``.
+incoming cells) and returns a reason string when the record must be refused, or ``None``. Optional hooks:
+``prepare`` completes the incoming cells before the key is read (e.g. a line number from the ItemCode),
+``delete_rule`` refuses Action 2 deletes, ``search_view`` / ``numeric_aliases`` let a search compare a
+status name column with a numeric id (``Status.Equals(5)``).
 """
 
 from __future__ import annotations
@@ -33,9 +37,14 @@ class SaveContext:
     tables: Mapping[str, Table]  # every template's records of the tenant, for cross-template checks
     settings: PeoplevoxSettings
     is_new: bool
+    existing: Row | None = None  # the stored record before this save (None when new)
+    incoming: Row = field(default_factory=dict)  # the cells the request sent (after ``prepare``)
 
 
 Validator = Callable[[Row, SaveContext], "str | None"]
+#: Completes incoming cells in place (given the template's table and every table); returns a refusal reason.
+Preparer = Callable[[dict[str, str], Table, Mapping[str, Table]], "str | None"]
+SearchView = Callable[[Row, PeoplevoxSettings], Row]
 
 
 def no_rules(row: Row, ctx: SaveContext) -> str | None:
@@ -53,13 +62,34 @@ class TemplateSpec:
     validate: Validator = no_rules
     save_columns: tuple[str, ...] = ()  # importable columns; empty means "all export columns"
     defaults: Mapping[str, str] = field(default_factory=dict)  # values given to new records
+    reference: tuple[str, ...] = ()  # columns of the Statuses Reference; empty means the key
+    header_keys: tuple[tuple[str, ...], ...] = ()  # per group, one column must be in the CSV header
+    prepare: Preparer | None = None
+    delete_rule: Validator | None = None  # refuses an Action 2 delete of a stored record
+    search_view: SearchView | None = None  # the row a search clause sees (may add hidden columns)
+    numeric_aliases: Mapping[str, str] = field(default_factory=dict)  # column -> hidden id column
 
     @property
     def importable(self) -> tuple[str, ...]:
         return self.save_columns or self.columns
 
+    @property
+    def required_header(self) -> tuple[tuple[str, ...], ...]:
+        return self.header_keys or tuple((column,) for column in self.key)
+
+    @property
+    def search_columns(self) -> tuple[str, ...]:
+        return self.columns + tuple(self.numeric_aliases.values())
+
     def record_key(self, row: Row) -> str:
         return "/".join((row.get(column) or "").strip() for column in self.key)
+
+    def reference_of(self, row: Row) -> str:
+        """The Statuses Reference of a record (the key unless ``reference`` names other columns)."""
+        return "/".join((row.get(column) or "").strip() for column in (self.reference or self.key))
+
+    def searchable(self, row: Row, settings: PeoplevoxSettings) -> Row:
+        return row if self.search_view is None else self.search_view(row, settings)
 
 
 @dataclass(frozen=True)
@@ -71,7 +101,8 @@ class ReportSpec:
     rows: Callable[[Tenant], Iterable[Row]]
 
 
-def _numbers(names: Iterable[str]) -> Callable[[Row], str | None]:
+def numbers(names: Iterable[str]) -> Callable[[Row], str | None]:
+    """A check that each of ``names`` (when not empty) is a number."""
     names = tuple(names)
 
     def check(row: Row) -> str | None:
@@ -88,7 +119,8 @@ def _numbers(names: Iterable[str]) -> Callable[[Row], str | None]:
     return check
 
 
-def _booleans(names: Iterable[str]) -> Callable[[Row], str | None]:
+def booleans(names: Iterable[str]) -> Callable[[Row], str | None]:
+    """A check that each of ``names`` (when not empty) is true or false."""
     names = tuple(names)
 
     def check(row: Row) -> str | None:
@@ -111,13 +143,13 @@ ITEM_TYPE_COLUMNS: tuple[str, ...] = (
     *(f"Attribute{n}" for n in range(1, 16)),
     "TaxCode", "MinimumPickLocationQuantity", "DefaultReplenishmentQuantity",
 )
-_ITEM_NUMBERS = _numbers((
+_ITEM_NUMBERS = numbers((
     "RetailPrice", "DefaultEconomicOrderQuantity", "DefaultLeadTime", "ReorderPoint", "ShelfLife",
     "DefaultNumberItemsPerContainer", "DefaultNumberItemsPerOuterCase", "DefaultNumberItemsPerInnerCase",
     "BuyPrice", "WholesalePrice", "Weight", "Height", "Width", "Depth", "MinimumPickLocationQuantity",
     "DefaultReplenishmentQuantity",
 ))
-_ITEM_BOOLEANS = _booleans(("HasSerialNumbers", "UseManufacturersSerialNumber"))
+_ITEM_BOOLEANS = booleans(("HasSerialNumbers", "UseManufacturersSerialNumber"))
 
 
 def validate_item_type(row: Row, ctx: SaveContext) -> str | None:
@@ -153,6 +185,3 @@ def validate_site(row: Row, ctx: SaveContext) -> str | None:
 
 ITEM_TYPES = TemplateSpec("Item types", ITEM_TYPE_COLUMNS, ("ItemCode",), validate_item_type)
 SITES = TemplateSpec("Sites", SITE_COLUMNS, ("Reference",), validate_site)
-
-DEFAULT_TEMPLATES: tuple[TemplateSpec, ...] = (ITEM_TYPES, SITES)
-DEFAULT_REPORTS: tuple[ReportSpec, ...] = ()

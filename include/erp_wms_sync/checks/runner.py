@@ -26,6 +26,7 @@ class Check:
     expectation: str
     kwargs: dict[str, Any]
     reason: str
+    category: str = ""  # the exception type a failure of this check raises (flows with several kinds)
 
 
 @dataclass
@@ -34,6 +35,7 @@ class CheckOutcome:
     success: bool
     evaluated: int
     failures: dict[int, list[str]] = field(default_factory=dict)  # row position -> reasons
+    categories: dict[int, list[str]] = field(default_factory=dict)  # row position -> exception types
     summary: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -48,7 +50,7 @@ class CheckOutcome:
 def run_checks(suite_name: str, frame: pd.DataFrame, checks: Sequence[Check]) -> CheckOutcome:
     """Validate ``frame`` (positional RangeIndex expected) with an ephemeral GX context."""
     if frame.empty:
-        return CheckOutcome(suite_name, True, 0, {}, {"suite": suite_name, "evaluated": 0, "results": []})
+        return CheckOutcome(suite_name, True, 0, summary={"suite": suite_name, "evaluated": 0, "results": []})
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -70,12 +72,15 @@ def run_checks(suite_name: str, frame: pd.DataFrame, checks: Sequence[Check]) ->
 
 def _outcome(suite_name: str, evaluated: int, checks: Sequence[Check], result: Any) -> CheckOutcome:
     failures: dict[int, list[str]] = {}
+    categories: dict[int, list[str]] = {}
     summaries = []
     for check, res in zip(checks, result.results, strict=True):
         info = res.result or {}
         rows = [int(i) for i in info.get("unexpected_index_list") or []]
         for row in rows:
             failures.setdefault(row, []).append(check.reason)
+            if check.category and check.category not in categories.setdefault(row, []):
+                categories[row].append(check.category)
         summaries.append({
             "expectation": check.expectation,
             "column": check.kwargs.get("column"),
@@ -88,4 +93,4 @@ def _outcome(suite_name: str, evaluated: int, checks: Sequence[Check], result: A
     summary = {"suite": suite_name, "evaluated": evaluated, "failed_records": len(failures),
                "success": success, "results": summaries}
     log.info("data check %s: %d evaluated, %d records failed", suite_name, evaluated, len(failures))
-    return CheckOutcome(suite_name, success, evaluated, failures, summary)
+    return CheckOutcome(suite_name, success, evaluated, failures, categories, summary)

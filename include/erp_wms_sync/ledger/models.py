@@ -6,7 +6,8 @@ It records what every flow did so that nothing is lost and nothing is done twice
 - ``messages``: one row per write to a target system, keyed by an idempotency key, with the payload archived;
 - ``catalogue_items``: the last known content hash of each ERP item (unchanged items are skipped; the set of
   ERP SKUs tells which WMS items the ERP does not know);
-- ``order_links``: ERP order ↔ WMS order, version and state (exactly-once release, amendments, cut-off);
+- ``order_records``: each ERP order, its WMS order, version and state (exactly-once release, amendments,
+  cut-off);
 - ``stock_queue``: WMS stock movements in the WMS's own sequence (FIFO per SKU × location);
 - ``webhook_inbox``: callbacks stored durably before anything acts on them;
 - ``exceptions`` + ``exception_attempts``: every record that could not be processed, with owner, payload,
@@ -99,23 +100,35 @@ class CatalogueItem(Base):
     seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class OrderLink(Base):
-    __tablename__ = "order_links"
+class OrderRecord(Base):
+    """One ERP order as the integration knows it: where it stands and what was last sent to the WMS.
+
+    ``state``: ``waiting`` (inside the hold window), ``held`` (open exceptions say why), ``released``,
+    ``cancelled`` (cancelled in the WMS), ``blocked`` (a change arrived after the cut-off), ``ignored`` (cancelled in
+    the ERP before release). ``erp_updated`` is the ERP's own last-modified stamp: an order whose stamp did not move
+    is not fetched again. ``wms_order_number`` changes when an order is re-issued under a suffixed number.
+    """
+
+    __tablename__ = "order_records"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     integration: Mapped[str] = mapped_column(String(64))
     erp_order_id: Mapped[str] = mapped_column(String(128))
     erp_order_number: Mapped[str] = mapped_column(String(64))
-    wms_order_number: Mapped[str] = mapped_column(String(64))
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    erp_status: Mapped[str | None] = mapped_column(String(32))
+    erp_updated: Mapped[str | None] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(16))
+    wms_order_number: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=0)
     content_hash: Mapped[str | None] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(32))  # released | amended | cancelled | superseded
-    wms_status: Mapped[str | None] = mapped_column(String(32))
     payload: Mapped[dict | None] = mapped_column(JSON)
+    wms_status: Mapped[str | None] = mapped_column(String(32))
+    first_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     released_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     __table_args__ = (
-        UniqueConstraint("integration", "erp_order_id", "wms_order_number", name="uq_order_links_key"),
-        Index("ix_order_links_number", "integration", "erp_order_number"),
+        UniqueConstraint("integration", "erp_order_id", name="uq_order_records_order"),
+        Index("ix_order_records_state", "integration", "state"),
+        Index("ix_order_records_wms", "integration", "wms_order_number"),
     )
 
 

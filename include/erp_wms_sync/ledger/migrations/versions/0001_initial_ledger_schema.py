@@ -105,30 +105,32 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_messages_idempotency_key")),
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_messages_entity", ["integration", "entity_type", "entity_key"], unique=False
-        )
+        batch_op.create_index("ix_messages_entity", ["integration", "entity_type", "entity_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_messages_integration"), ["integration"], unique=False)
 
     op.create_table(
-        "order_links",
+        "order_records",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("integration", sa.String(length=64), nullable=False),
         sa.Column("erp_order_id", sa.String(length=128), nullable=False),
         sa.Column("erp_order_number", sa.String(length=64), nullable=False),
-        sa.Column("wms_order_number", sa.String(length=64), nullable=False),
+        sa.Column("erp_status", sa.String(length=32), nullable=True),
+        sa.Column("erp_updated", sa.String(length=40), nullable=True),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("wms_order_number", sa.String(length=64), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=True),
-        sa.Column("state", sa.String(length=32), nullable=False),
-        sa.Column("wms_status", sa.String(length=32), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=True),
+        sa.Column("wms_status", sa.String(length=32), nullable=True),
+        sa.Column("first_seen", sa.DateTime(), nullable=False),
         sa.Column("released_at", sa.DateTime(), nullable=True),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_links")),
-        sa.UniqueConstraint("integration", "erp_order_id", "wms_order_number", name="uq_order_links_key"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_records")),
+        sa.UniqueConstraint("integration", "erp_order_id", name="uq_order_records_order"),
     )
-    with op.batch_alter_table("order_links", schema=None) as batch_op:
-        batch_op.create_index("ix_order_links_number", ["integration", "erp_order_number"], unique=False)
+    with op.batch_alter_table("order_records", schema=None) as batch_op:
+        batch_op.create_index("ix_order_records_state", ["integration", "state"], unique=False)
+        batch_op.create_index("ix_order_records_wms", ["integration", "wms_order_number"], unique=False)
 
     op.create_table(
         "reconciliation_runs",
@@ -155,9 +157,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_staged_records")),
     )
     with op.batch_alter_table("staged_records", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_staged_records_run", ["integration", "flow", "run_key", "verdict"], unique=False
-        )
+        batch_op.create_index("ix_staged_records_run", ["integration", "flow", "run_key", "verdict"], unique=False)
 
     op.create_table(
         "stock_queue",
@@ -179,9 +179,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("stock_queue", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_stock_queue_pending",
-            ["integration", "status", "sku", "location", "wms_sequence"],
-            unique=False,
+            "ix_stock_queue_pending", ["integration", "status", "sku", "location", "wms_sequence"], unique=False
         )
 
     op.create_table(
@@ -218,9 +216,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_exception_attempts")),
     )
     with op.batch_alter_table("exception_attempts", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_exception_attempts_exception_id"), ["exception_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_exception_attempts_exception_id"), ["exception_id"], unique=False)
 
     op.create_table(
         "reconciliation_variances",
@@ -267,10 +263,11 @@ def downgrade() -> None:
 
     op.drop_table("staged_records")
     op.drop_table("reconciliation_runs")
-    with op.batch_alter_table("order_links", schema=None) as batch_op:
-        batch_op.drop_index("ix_order_links_number")
+    with op.batch_alter_table("order_records", schema=None) as batch_op:
+        batch_op.drop_index("ix_order_records_wms")
+        batch_op.drop_index("ix_order_records_state")
 
-    op.drop_table("order_links")
+    op.drop_table("order_records")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_messages_integration"))
         batch_op.drop_index("ix_messages_entity")
