@@ -56,6 +56,7 @@ DEFAULT_OWNERS = {
     "invalid_item": "data",
     "invalid_order": "cx",
     "amendment_after_cutoff": "cx+warehouse",
+    "amendment_held": "cx",
     "despatch_for_unknown_order": "warehouse",
     "fulfilment_rejected": "ops",
     "failed_stock_increment": "finance+warehouse",
@@ -102,9 +103,20 @@ class LocationMap(_Strict):
 
 class OrderSettings(_Strict):
     release_status: str = "AUTHORISED"
-    cutoff_status: str = "Picking"
+    cutoff_status: str = Field(default="Picking", pattern="^(Allocated|Picking|Picked|Packing|Packed)$")
     hold_window_minutes: int = Field(default=0, ge=0, le=24 * 60)
     batch_size: int = Field(default=100, gt=0, le=1000)
+    line_removal: str = Field(default="reissue", pattern="^(reissue|hold)$")
+    service_types: dict[str, str] = Field(default_factory=dict, description="ERP carrier -> Peoplevox ServiceType")
+    default_service_type: str | None = None
+    channel_name: str | None = None
+    release_attribute: str = Field(default="AdditionalAttribute1", pattern=r"^AdditionalAttribute([1-9]|10)$")
+    lookback_days: int = Field(default=7, ge=1, le=90)
+
+    def service_type_for(self, carrier: str) -> str | None:
+        wanted = carrier.strip().casefold()
+        found = next((v for k, v in self.service_types.items() if k.casefold() == wanted), None)
+        return found or self.default_service_type
 
 
 class AlertSettings(_Strict):

@@ -1,6 +1,8 @@
 """BlueCherry API resources served by the simulator (designed contract, see the package docstring):
-``/styles``, ``/styles/{style}``, ``/skus``, ``/warehouses``. Lists are paged with ``page`` /
-``pageSize`` and answer ``{"data": [...], "page": p, "pageSize": n, "total": N}``.
+``/styles``, ``/styles/{style}``, ``/skus``, ``/warehouses`` here; orders, pick tickets and shipments in
+:mod:`~erp_wms_simulators.bluecherry.order_routes`; inventory, adjustments, returns and credit memos in
+:mod:`~erp_wms_simulators.bluecherry.stock_routes`. Lists are paged with ``page`` / ``pageSize`` and answer
+``{"data": [...], "page": p, "pageSize": n, "total": N}``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from erp_wms_simulators.bluecherry.catalog import STATUSES, render, style_summary
+from erp_wms_simulators.bluecherry.listing import paged
+from erp_wms_simulators.bluecherry.order_routes import order_router
 from erp_wms_simulators.bluecherry.settings import BlueCherrySettings
 from erp_wms_simulators.bluecherry.state import BlueCherryState
+from erp_wms_simulators.bluecherry.stock_routes import stock_router
 from erp_wms_simulators.common import CaseInsensitiveQuery, SimError, page_of, parse_int, parse_iso_datetime
 
 
@@ -26,7 +31,7 @@ def api_router(state: BlueCherryState, settings: BlueCherrySettings) -> APIRoute
         keep = _filters(query, ("division", "season", "status"))
         with state.lock:
             rows = [style_summary(s) for _, s in sorted(state.styles.items()) if keep(s)]
-        return _paged(query, settings, rows)
+        return paged(query, settings, rows)
 
     @router.get("/styles/{style}")
     def get_style(style: str) -> dict[str, Any]:
@@ -41,25 +46,17 @@ def api_router(state: BlueCherryState, settings: BlueCherrySettings) -> APIRoute
         query = CaseInsensitiveQuery.of(request)
         keep = _filters(query, ("style", "division", "season", "status", "upc"))
         rows = [render(row) for row in state.skus() if keep(row)]
-        return _paged(query, settings, rows)
+        return paged(query, settings, rows)
 
     @router.get("/warehouses")
     def list_warehouses(request: Request) -> dict[str, Any]:
         with state.lock:
             rows = [dict(w) for _, w in sorted(state.warehouses.items())]
-        return _paged(CaseInsensitiveQuery.of(request), settings, rows)
+        return paged(CaseInsensitiveQuery.of(request), settings, rows)
 
+    router.include_router(order_router(state, settings))
+    router.include_router(stock_router(state, settings))
     return router
-
-
-def _paged(query: CaseInsensitiveQuery, settings: BlueCherrySettings, rows: Sequence[Any]) -> dict[str, Any]:
-    try:
-        page = parse_int("page", query.get("page"), 1, 1)
-        size = parse_int("pageSize", query.get("pageSize"), settings.default_page_size, 1,
-                         settings.max_page_size)
-    except ValueError as exc:
-        raise SimError(400, str(exc), "bad_request") from None
-    return {"data": page_of(rows, page, size), "page": page, "pageSize": size, "total": len(rows)}
 
 
 def _filters(query: CaseInsensitiveQuery, exact: Sequence[str]) -> Callable[[Mapping[str, Any]], bool]:

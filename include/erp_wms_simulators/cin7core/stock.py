@@ -175,8 +175,12 @@ class StockBook:
                 remaining -= take
         return quantity - remaining
 
-    def issue(self, product_id: str, location_id: str, quantity: float, ref: MoveRef) -> float:
-        """Ship ``quantity``: on-hand and allocated both go down; returns the cost of what left."""
+    def issue(self, product_id: str, location_id: str, quantity: float, ref: MoveRef, *,
+              allocated: float | None = None) -> float:
+        """Ship ``quantity``: on-hand goes down, and allocation by ``allocated`` (default: the same quantity).
+
+        Returns the cost of what left.
+        """
         cost = 0.0
         remaining = quantity
         rows = self.rows_of(product_id, location_id) or [self.row(product_id, location_id)]
@@ -187,7 +191,7 @@ class StockBook:
                 cost += take * row.unit_cost
                 self._apply(row, -take, 0.0, ref)
                 remaining -= take
-        self.release(product_id, location_id, quantity, ref)
+        self.release(product_id, location_id, quantity if allocated is None else allocated, ref)
         return round(cost, 4)
 
     def restore(self, product_id: str, location_id: str, quantity: float, ref: MoveRef) -> None:

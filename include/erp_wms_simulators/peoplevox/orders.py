@@ -18,6 +18,7 @@ removed, and lines may be added or re-quantified only while the order is in ``li
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -74,7 +75,8 @@ def check_whole(row: Row, column: str, *, minimum: int = 0) -> str | None:
     value = cell(row, column)
     if not value:
         return None
-    if whole_number(value) is None or (whole_number(value) or 0) < minimum:
+    number = whole_number(value)
+    if number is None or number < minimum:
         bound = "a positive" if minimum > 0 else "a"
         return f"{column} must be {bound} whole number, got {value!r}"
     return None
@@ -91,16 +93,16 @@ def whole_number(value: str) -> int | None:
     return int(number)
 
 
-def known_site(row: Row, tables: dict[str, Table] | object) -> str | None:
+def known_site(row: Row, tables: Mapping[str, Table]) -> str | None:
     site = cell(row, "Site")
-    sites = getattr(tables, "get", lambda _name, _default: {})(SITES, {})
+    sites = tables.get(SITES, {})
     if site and not any(reference.lower() == site.lower() for reference in sites):
         return f"Site '{site}' not found"
     return None
 
 
 # -- Sales orders ------------------------------------------------------------------------------------
-def prepare_sales_order(cells: dict[str, str], table: Table, tables: object) -> str | None:
+def prepare_sales_order(cells: dict[str, str], table: Table, tables: Mapping[str, Table]) -> str | None:
     """An empty Status never clears the stored one; ``cancelled`` is spelled ``Cancelled``."""
     status = cell(cells, "Status")
     if not status:
@@ -166,7 +168,7 @@ def order_lines(table: Table, order: str) -> list[Row]:
     return sorted(lines, key=lambda row: whole_number(cell(row, "Line")) or 0)
 
 
-def prepare_order_item(cells: dict[str, str], table: Table, tables: object) -> str | None:
+def prepare_order_item(cells: dict[str, str], table: Table, tables: Mapping[str, Table]) -> str | None:
     """Fill ``Line`` from the order's line holding the same ItemCode, or the next free line number."""
     order = cell(cells, "SalesOrderNumber")
     line = cell(cells, "Line")
@@ -211,7 +213,8 @@ def validate_order_item(row: Row, ctx: SaveContext) -> str | None:
     if previous and previous != code:
         return (f"line {cell(row, 'Line')} of {order} is ItemCode '{previous}'; the ItemCode of a line cannot "
                 f"be changed")
-    if whole_number(cell(row, "QuantityOrdered")) is None or (whole_number(cell(row, "QuantityOrdered")) or 0) < 1:
+    quantity = whole_number(cell(row, "QuantityOrdered"))
+    if quantity is None or quantity < 1:
         return f"QuantityOrdered must be a positive whole number, got {cell(row, 'QuantityOrdered')!r}"
     problem = _line_change_problem(row, ctx, cell(header, "Status") or NEW)
     return (problem or check_whole(row, "Sequence") or check_date(row, "RequestedDeliveryDate")

@@ -15,17 +15,19 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from erp_wms_simulators.callbacks import CallbackDispatcher
 from erp_wms_simulators.faults import FaultPlan
+from erp_wms_simulators.peoplevox.catalog import DEFAULT_REPORTS, DEFAULT_TEMPLATES
 from erp_wms_simulators.peoplevox.saving import map_columns, upsert_record
 from erp_wms_simulators.peoplevox.settings import PeoplevoxSettings
-from erp_wms_simulators.peoplevox.templates import (
-    DEFAULT_REPORTS,
-    DEFAULT_TEMPLATES,
-    ReportSpec,
-    TemplateSpec,
-)
+from erp_wms_simulators.peoplevox.stock import StockBook
+from erp_wms_simulators.peoplevox.templates import ReportSpec, TemplateSpec
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
 
 INVALID_SESSION = "System : Security - Invalid Session"
 SESSION_EXPIRED = "System : Security - Session Expired"
@@ -58,6 +60,7 @@ class Tenant:
     sessions: dict[str, Session] = field(default_factory=dict)
     tables: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)  # template -> key -> row
     subscriptions: dict[int, Subscription] = field(default_factory=dict)
+    book: StockBook = field(default_factory=StockBook)  # the simulated warehouse (see warehouse.py)
 
     def table(self, template: str) -> dict[str, dict[str, str]]:
         return self.tables.setdefault(template, {})
@@ -68,8 +71,10 @@ class PeoplevoxState:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic,
                  templates: Iterable[TemplateSpec] = DEFAULT_TEMPLATES,
-                 reports: Iterable[ReportSpec] = DEFAULT_REPORTS) -> None:
+                 reports: Iterable[ReportSpec] = DEFAULT_REPORTS,
+                 now: Callable[[], datetime] | None = None) -> None:
         self.clock = clock
+        self.now: Callable[[], datetime] = now or _utc_now  # wall clock of warehouse events and reports
         self.lock = threading.RLock()
         self.tenants: dict[str, Tenant] = {}
         self.calls: Counter[tuple[str, str]] = Counter()

@@ -22,3 +22,41 @@ def item_master_checks(item_code_max_length: int) -> list[Check]:
               "barcode is shared with another item"),
         Check("ExpectColumnValuesToNotBeNull", {"column": "Name"}, "item name is missing"),
     ]
+
+
+ORDER_LINE_COLUMNS = ("SalesOrderNumber", "ItemCode", "QuantityOrdered", "Site", "Customer", "ShippingAddressLine1",
+                      "ShippingAddressPostcode", "ShippingAddressCountry", "ServiceType", "NumberOwners")
+
+
+def order_release_checks(wms_item_codes: list[str], number_max_length: int) -> list[Check]:
+    """Order lines bound for Peoplevox (one row per line; an order without lines is one row with no SKU).
+
+    Each check names the exception type its failures raise: ``unmapped_sku``, ``unmapped_location`` or
+    ``invalid_order``.
+    """
+    return [
+        Check("ExpectColumnValuesToBeInSet", {"column": "ItemCode", "value_set": wms_item_codes},
+              "SKU is not an active Peoplevox ItemCode", "unmapped_sku"),
+        Check("ExpectColumnValuesToNotBeNull", {"column": "ItemCode"}, "order line without a SKU", "invalid_order"),
+        Check("ExpectColumnValuesToNotBeNull", {"column": "Site"},
+              "order location is not mapped to a Peoplevox site", "unmapped_location"),
+        Check("ExpectColumnValuesToBeBetween", {"column": "QuantityOrdered", "min_value": 1},
+              "quantity is below 1", "invalid_order"),
+        Check("ExpectColumnValuesToNotBeNull", {"column": "QuantityOrdered"}, "quantity is missing", "invalid_order"),
+        Check("ExpectColumnValuesToNotBeNull", {"column": "SalesOrderNumber"}, "order number is missing",
+              "invalid_order"),
+        Check("ExpectColumnValueLengthsToBeBetween",
+              {"column": "SalesOrderNumber", "min_value": 1, "max_value": number_max_length},
+              f"order number is longer than Peoplevox's {number_max_length} characters", "invalid_order"),
+        Check("ExpectColumnValuesToBeBetween", {"column": "NumberOwners", "min_value": 1, "max_value": 1},
+              "order number is used by more than one ERP order", "invalid_order"),
+        Check("ExpectColumnValuesToNotBeNull", {"column": "Customer"}, "customer name is missing", "invalid_order"),
+        Check("ExpectColumnValuesToNotBeNull", {"column": "ShippingAddressLine1"}, "shipping address is missing",
+              "invalid_order"),
+        Check("ExpectColumnValuesToNotBeNull", {"column": "ShippingAddressPostcode"}, "shipping postcode is missing",
+              "invalid_order"),
+        Check("ExpectColumnValuesToNotBeNull", {"column": "ShippingAddressCountry"}, "shipping country is missing",
+              "invalid_order"),
+        Check("ExpectColumnValuesToNotBeNull", {"column": "ServiceType"},
+              "carrier is not mapped to a Peoplevox service type", "invalid_order"),
+    ]
