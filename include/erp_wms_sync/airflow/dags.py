@@ -1,33 +1,70 @@
-"""Flow builders: the tasks and their wiring for each flow. Task bodies are a few lines calling
-``erp_wms_sync.flows``; every import of flow code happens inside a task."""
+"""Flow builders: the tasks and their wiring for each flow.
+
+Every task is the same thin shape — ``step(...)`` below: it names a flow step (``module:function`` in
+``erp_wms_sync.flows``) and which API client the step needs (``client="erp"``, ``"wms"`` or ``"orders"``). Tasks
+that talk to an API run in that API's pool. Flow code is imported inside the task, never at parse time.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, task
 
-from erp_wms_sync.airflow.factory import WMS_POOL, erp_pool, new_dag
+from erp_wms_sync.airflow.factory import WMS_POOL, erp_pool, new_dag, timetable
 from erp_wms_sync.airflow.runtime import no_retry_on_bad_data
 from erp_wms_sync.config import Integration
+
+ITEMS = "erp_wms_sync.flows.item_master_sync"
+RELEASE = "erp_wms_sync.flows.order_release"
+AMEND = "erp_wms_sync.flows.order_amendments"
+
+
+def step(integration: Integration, flow: str, task_id: str, target: str, *, client: str | None = None,
+         **task_options: Any) -> Callable[..., Any]:
+    """A task running ``target`` (``module:function``) with the run context and, if named, an API client."""
+    if client is not None:
+        task_options.setdefault("pool", erp_pool(integration) if client in ("erp", "orders") else WMS_POOL)
+
+    @task(task_id=task_id, **task_options)
+    @no_retry_on_bad_data
+    def run(window: dict[str, Any], *upstream: Any, client: str | None = None, **context: Any) -> Any:
+        from erp_wms_sync.airflow.runtime import run_step
+
+        return run_step(integration, flow, target, client, window, context)
+
+    def call(*args: Any) -> Any:  # the client kind is an explicit task argument: visible, and checked by tests
+        return run(*args, client=client)
+
+    return call
+
+
+def plan_window_task(integration: Integration, flow: str) -> Callable[..., Any]:
+    @task(task_id="plan_window")
+    @no_retry_on_bad_data
+    def plan_window(**context: Any) -> dict[str, Any]:
+        from erp_wms_sync.airflow.runtime import plan_window as plan
+
+        return plan(integration, flow, context)
+
+    return plan_window
+
 
 ITEM_MASTER_DOC = """
 ### Item master sync — {label}
 
 **What moves:** {erp} products → Peoplevox *Item types* (one way; the ERP is the item master).
 **Schedule:** `{schedule}` ({tz}), data-interval windows; a backfill replays exactly its window.
-**Owner of exceptions:** invalid items → `{invalid_owner}`, Peoplevox items unknown to the ERP →
-`{unknown_owner}`.
+**Exceptions:** invalid items → `{invalid_owner}`, Peoplevox items unknown to the ERP → `{unknown_owner}`.
 
-Tasks: `plan_window` → `fetch_erp_items` (pool `{erp_pool}`) → `validate_items` (Great Expectations suite
-`item_master`) → `upsert_wms_items` (pool `peoplevox_api`, SaveData in batches, per-record statuses) →
-`flag_wms_items_not_in_erp` → `advance_watermark`. `data_check` turns red (and alerts the owners) when the
-suite failed — the valid items were still written, so the run itself stays green; `summarise_run` logs what
-was held. A red run means the sync itself broke (an API down, a rejected batch): see the failed task's log.
+`plan_window` → `fetch_erp_items` (pool `{erp_pool}`) → `validate_items` (Great Expectations suite `item_master`) →
+`upsert_wms_items` (pool `peoplevox_api`, SaveData in batches, per-record statuses) → `flag_wms_items_not_in_erp` →
+`advance_watermark`. `data_check` turns red (and alerts the owners) when the suite failed — the valid items were
+still written, so the run itself stays green; `summarise_run` logs what was held. A red run means the sync itself
+broke (an API down, a rejected batch): see the failed task's log.
 
-Runbook: `docs/runbook.md#item-master-sync`. Manual run options: `full` (everything) or
-`window_start` / `window_end`.
+Runbook: `docs/runbook.md#item-master-sync`. Manual run options: `full`, or `window_start` / `window_end`.
 """
 
 
@@ -38,78 +75,66 @@ def build_item_master_sync(integration: Integration) -> DAG:
         tz=integration.timezone, invalid_owner=integration.owner_of("invalid_item"),
         unknown_owner=integration.owner_of("wms_item_not_in_erp"), erp_pool=erp_pool(integration))
     with new_dag(integration, flow, doc) as dag:
+        window = plan_window_task(integration, flow)()
+        fetched = step(integration, flow, "fetch_erp_items", f"{ITEMS}:fetch", client="erp")(window)
+        checked = step(integration, flow, "validate_items", f"{ITEMS}:validate")(window, fetched)
+        written = step(integration, flow, "upsert_wms_items", f"{ITEMS}:upsert", client="wms")(window, checked)
+        flagged = step(integration, flow, "flag_wms_items_not_in_erp", f"{ITEMS}:flag_unknown",
+                       client="wms")(window, written)
+        step(integration, flow, "advance_watermark", f"{ITEMS}:finish")(window, flagged)
+        verdict = step(integration, flow, "data_check", f"{ITEMS}:data_check", retries=0)(window, checked)
+        verdict >> step(integration, flow, "summarise_run", f"{ITEMS}:summarise", trigger_rule="all_done")(
+            window, checked)
+    return dag
 
-        @task(task_id="plan_window")
-        @no_retry_on_bad_data
-        def plan_window(**context: Any) -> dict[str, Any]:
-            from erp_wms_sync.airflow.runtime import plan_window as plan
 
-            return plan(integration, flow, context)
+ORDER_RELEASE_DOC = """
+### Order release — {label}
 
-        @task(task_id="fetch_erp_items", pool=erp_pool(integration))
-        @no_retry_on_bad_data
-        def fetch_erp_items(window: dict[str, Any], **context: Any) -> dict[str, int]:
-            from erp_wms_sync.airflow.runtime import erp_client, run_context
-            from erp_wms_sync.flows import item_master_sync as steps
+**What moves:** {erp} orders at status `{release_status}` → Peoplevox *Sales orders* + *Sales order items*, exactly
+once; changes and cancellations reach Peoplevox only before `{cutoff}`.
+**Schedule:** `{schedule}` ({tz}), data-interval windows{trigger}.
+**Exceptions:** SKU mismatch `unmapped_sku` → `{sku_owner}`, `unmapped_location` → `{location_owner}`,
+`invalid_order` → `{invalid_owner}`, `amendment_after_cutoff` → `{cutoff_owner}`.
 
-            return steps.fetch(run_context(integration, flow, window, context), erp_client(integration))
+`plan_window` → `fetch_orders` (pool `{erp_pool}`) → `validate_orders` (suite `order_release`; held orders are
+re-validated every run and released once fixed) → `release_orders` (looks orders up in Peoplevox first, then
+SaveData in batches) → `apply_amendments` → `write_back_status` (pool `{erp_pool}`) → `advance_watermark`.
+`data_check` fails the run — after the good orders went — whenever an order was held.
 
-        @task(task_id="validate_items")
-        @no_retry_on_bad_data
-        def validate_items(window: dict[str, Any], fetched: dict[str, int], **context: Any) -> dict[str, Any]:
-            from erp_wms_sync.airflow.runtime import run_context
-            from erp_wms_sync.flows import item_master_sync as steps
+Runbook: `docs/runbook.md#order-release`.
+"""
 
-            return steps.validate(run_context(integration, flow, window, context))
 
-        @task(task_id="upsert_wms_items", pool=WMS_POOL)
-        @no_retry_on_bad_data
-        def upsert_wms_items(window: dict[str, Any], checked: dict[str, Any], **context: Any) -> dict[str, int]:
-            from erp_wms_sync.airflow.runtime import run_context, wms_client
-            from erp_wms_sync.flows import item_master_sync as steps
-
-            return steps.upsert(run_context(integration, flow, window, context), wms_client(integration))
-
-        @task(task_id="flag_wms_items_not_in_erp", pool=WMS_POOL)
-        @no_retry_on_bad_data
-        def flag_wms_items_not_in_erp(window: dict[str, Any], written: dict[str, int],
-                                      **context: Any) -> dict[str, int]:
-            from erp_wms_sync.airflow.runtime import run_context, wms_client
-            from erp_wms_sync.flows import item_master_sync as steps
-
-            return steps.flag_unknown(run_context(integration, flow, window, context), wms_client(integration))
-
-        @task(task_id="data_check", retries=0)
-        @no_retry_on_bad_data
-        def data_check(window: dict[str, Any], checked: dict[str, Any], **context: Any) -> dict[str, Any]:
-            from erp_wms_sync.airflow.runtime import run_context
-            from erp_wms_sync.flows import item_master_sync as steps
-
-            return steps.data_check(run_context(integration, flow, window, context))
-
-        @task(task_id="summarise_run", trigger_rule="all_done")
-        @no_retry_on_bad_data
-        def summarise_run(window: dict[str, Any], checked: dict[str, Any], **context: Any) -> dict[str, Any]:
-            from erp_wms_sync.airflow.runtime import run_context
-            from erp_wms_sync.flows import item_master_sync as steps
-
-            return steps.summarise(run_context(integration, flow, window, context))
-
-        @task(task_id="advance_watermark")
-        @no_retry_on_bad_data
-        def advance_watermark(window: dict[str, Any], flagged: dict[str, int], **context: Any) -> dict[str, str]:
-            from erp_wms_sync.airflow.runtime import run_context
-            from erp_wms_sync.flows import item_master_sync as steps
-
-            return steps.finish(run_context(integration, flow, window, context))
-
-        window = plan_window()
-        checked = validate_items(window, fetch_erp_items(window))
-        data_check(window, checked) >> summarise_run(window, checked)
-        advance_watermark(window, flag_wms_items_not_in_erp(window, upsert_wms_items(window, checked)))
+def build_order_release(integration: Integration) -> DAG:
+    flow = "order_release"
+    orders = integration.orders
+    trigger, schedule = "", None
+    if integration.erp.kind.value == "cin7core":
+        event = Asset(name=f"{integration.name}_sale_order_authorised",
+                      uri=f"erp-wms://{integration.name}/sale-order-authorised")
+        schedule = AssetOrTimeSchedule(timetable=timetable(integration, flow), assets=[event])
+        trigger = f", and at once on a Cin7 `Sale/OrderAuthorised` webhook (asset `{event.uri}`)"
+    doc = ORDER_RELEASE_DOC.format(
+        label=integration.label, erp=integration.erp.kind.value, release_status=orders.release_status,
+        cutoff=orders.cutoff_status, schedule=integration.schedule_for(flow), tz=integration.timezone,
+        trigger=trigger, sku_owner=integration.owner_of("unmapped_sku"),
+        location_owner=integration.owner_of("unmapped_location"), invalid_owner=integration.owner_of("invalid_order"),
+        cutoff_owner=integration.owner_of("amendment_after_cutoff"), erp_pool=erp_pool(integration))
+    with new_dag(integration, flow, doc, schedule=schedule) as dag:
+        window = plan_window_task(integration, flow)()
+        fetched = step(integration, flow, "fetch_orders", f"{RELEASE}:fetch", client="orders")(window)
+        checked = step(integration, flow, "validate_orders", f"{RELEASE}:check", client="wms")(window, fetched)
+        released = step(integration, flow, "release_orders", f"{RELEASE}:release", client="wms")(window, checked)
+        amended = step(integration, flow, "apply_amendments", f"{AMEND}:amend", client="wms")(window, released)
+        noted = step(integration, flow, "write_back_status", f"{RELEASE}:write_back", client="orders")(
+            window, amended)
+        step(integration, flow, "advance_watermark", f"{RELEASE}:finish")(window, noted)
+        step(integration, flow, "data_check", f"{RELEASE}:data_check", retries=0)(window, amended)
     return dag
 
 
 FLOW_BUILDERS: dict[str, Callable[[Integration], DAG]] = {
     "item_master_sync": build_item_master_sync,
+    "order_release": build_order_release,
 }

@@ -60,13 +60,17 @@ def window_params() -> dict[str, Param]:
     }
 
 
-def new_dag(integration: Integration, flow: str, doc: str) -> DAG:
+def timetable(integration: Integration, flow: str) -> CronDataIntervalTimetable:
+    return CronDataIntervalTimetable(integration.schedule_for(flow), timezone=integration.timezone)
+
+
+def new_dag(integration: Integration, flow: str, doc: str, schedule: Any = None) -> DAG:
     """A DAG with the project's conventions; the flow module adds its tasks."""
     return DAG(
         dag_id=f"{integration.name}__{flow}",
         description=f"{integration.label}: {flow.replace('_', ' ')}",
         doc_md=doc,
-        schedule=CronDataIntervalTimetable(integration.schedule_for(flow), timezone=integration.timezone),
+        schedule=schedule if schedule is not None else timetable(integration, flow),
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,

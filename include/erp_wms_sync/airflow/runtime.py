@@ -7,6 +7,7 @@ bad configuration) become ``AirflowFailException`` so the task fails at once ins
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -85,3 +86,25 @@ def wms_client(integration: Integration) -> Any:
 
     return PeoplevoxHook(integration.wms.conn_id, page_size=integration.wms.page_size,
                          save_batch_size=integration.wms.save_batch_size).get_client()
+
+
+def make_client(integration: Integration, kind: str) -> Any:
+    """``erp``: the ERP client; ``wms``: the Peoplevox client; ``orders``: the ERP's order source adapter."""
+    if kind == "erp":
+        return erp_client(integration)
+    if kind == "wms":
+        return wms_client(integration)
+    if kind == "orders":
+        from erp_wms_sync.flows.order_sources import order_source
+
+        return order_source(integration, erp_client(integration))
+    raise ValueError(f"unknown client kind {kind!r}")
+
+
+def run_step(integration: Integration, flow: str, target: str, client: str | None, window: Mapping[str, Any],
+             context: Mapping[str, Any]) -> Any:
+    """Call ``module:function`` of a flow with the run context (and the client it needs)."""
+    module_name, _, function_name = target.partition(":")
+    function = getattr(importlib.import_module(module_name), function_name)
+    ctx = run_context(integration, flow, window, context)
+    return function(ctx) if client is None else function(ctx, make_client(integration, client))

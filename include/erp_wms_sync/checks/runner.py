@@ -35,7 +35,7 @@ class CheckOutcome:
     success: bool
     evaluated: int
     failures: dict[int, list[str]] = field(default_factory=dict)  # row position -> reasons
-    categories: dict[int, list[str]] = field(default_factory=dict)  # row position -> exception types
+    categories: dict[int, list[str]] = field(default_factory=dict)  # row -> exception type per reason (parallel)
     summary: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -79,8 +79,7 @@ def _outcome(suite_name: str, evaluated: int, checks: Sequence[Check], result: A
         rows = [int(i) for i in info.get("unexpected_index_list") or []]
         for row in rows:
             failures.setdefault(row, []).append(check.reason)
-            if check.category and check.category not in categories.setdefault(row, []):
-                categories[row].append(check.category)
+            categories.setdefault(row, []).append(check.category)
         summaries.append({
             "expectation": check.expectation,
             "column": check.kwargs.get("column"),

@@ -1,4 +1,6 @@
-"""CGS BlueCherry client (REST behind an API-Management gateway): SKUs, styles, warehouses.
+"""CGS BlueCherry client (REST behind an API-Management gateway): SKUs, styles, warehouses, and the
+order-to-cash side: orders, shipments (despatch confirmations), returns, stock rows and adjustments
+(typed records in :mod:`erp_wms_sync.connectors.bluecherry_records`).
 
 BlueCherry publishes no API reference; this client speaks the contract the project's simulator defines
 (``Ocp-Apim-Subscription-Key`` header, ``page`` / ``pageSize`` paging answering
@@ -9,11 +11,20 @@ with each customer. Calls go through the project transport and a shared per-key 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
+from erp_wms_sync.connectors.bluecherry_records import (
+    BlueCherryAdjustment,
+    BlueCherryOrder,
+    BlueCherryReturn,
+    BlueCherryShipment,
+    BlueCherryStockRow,
+    ShipmentCarton,
+)
 from erp_wms_sync.connectors.transport import HttpTransport, RetryPolicy, redact, shared_bucket, trim
 from erp_wms_sync.errors import ApiError, ApiResponseInvalid
 
@@ -137,6 +148,88 @@ class BlueCherryClient:
         for index, raw in enumerate(self._paged("warehouses", {})):
             yield BlueCherryWarehouse.from_raw(raw, f"warehouse #{index + 1}")
 
+    # ---- orders, shipments, returns, stock ----------------------------------------------------------
+    def iter_orders(self, status: str | Sequence[str] | None = None, updated_since: datetime | None = None
+                    ) -> Iterator[BlueCherryOrder]:
+        """Orders (optionally of the given status(es), updated at or after ``updated_since``), page by page."""
+        params: dict[str, Any] = _since(updated_since)
+        if status:
+            params["status"] = status if isinstance(status, str) else ",".join(status)
+        for index, raw in enumerate(self._paged("orders", params)):
+            yield BlueCherryOrder.from_raw(raw, f"order #{index + 1}")
+
+    def get_order(self, number: str) -> BlueCherryOrder:
+        """One order by ``orderNumber`` (an unknown number raises :class:`ApiRejected` with status 404)."""
+        return BlueCherryOrder.from_raw(self._get_json(f"orders/{quote(number, safe='')}", {}), f"order {number}")
+
+    def post_shipment(self, order_number: str, *, reference: str, cartons: Sequence[ShipmentCarton],
+                      carrier: str = "", tracking_numbers: Sequence[str] = (),
+                      ship_date: datetime | None = None) -> BlueCherryShipment:
+        """Confirm a despatch; a repeat with the same ``reference`` answers the first shipment (``created`` False)."""
+        body: dict[str, Any] = {"orderNumber": order_number, "reference": reference, "carrier": carrier,
+                                "trackingNumbers": list(tracking_numbers),
+                                "cartons": [carton.to_json() for carton in cartons]}
+        if ship_date is not None:
+            body["shipDate"] = format_timestamp(ship_date)
+        raw, created = self._post_json("shipments", body)
+        return BlueCherryShipment.from_raw(raw, f"shipment for order {order_number}", created)
+
+    def iter_shipments(self, updated_since: datetime | None = None, order_number: str | None = None
+                       ) -> Iterator[BlueCherryShipment]:
+        params = _since(updated_since)
+        if order_number:
+            params["orderNumber"] = order_number
+        for index, raw in enumerate(self._paged("shipments", params)):
+            yield BlueCherryShipment.from_raw(raw, f"shipment #{index + 1}")
+
+    def iter_returns(self, status: str | Sequence[str] | None = None, updated_since: datetime | None = None
+                     ) -> Iterator[BlueCherryReturn]:
+        """Return authorisations (RAs), optionally by status and ``updated_since``."""
+        params: dict[str, Any] = _since(updated_since)
+        if status:
+            params["status"] = status if isinstance(status, str) else ",".join(status)
+        for index, raw in enumerate(self._paged("returns", params)):
+            yield BlueCherryReturn.from_raw(raw, f"return #{index + 1}")
+
+    def receive_return(self, ra_number: str, *, reference: str,
+                       lines: Sequence[tuple[str, int, str]] | None = None) -> BlueCherryReturn:
+        """Book what the warehouse received against an RA: ``lines`` = ``(sku, qty, condition)``; none = all.
+
+        Idempotent on ``reference`` (a repeat answers the RA unchanged, ``created`` False).
+        """
+        body: dict[str, Any] = {"reference": reference}
+        if lines is not None:
+            body["lines"] = [{"sku": sku, "qty": qty, "condition": condition} for sku, qty, condition in lines]
+        raw, created = self._post_json(f"returns/{quote(ra_number, safe='')}/receive", body)
+        return BlueCherryReturn.from_raw(raw, f"return {ra_number}", created)
+
+    def post_inventory_adjustment(self, reference: str, warehouse: str, reason: str, lines: Mapping[str, int], *,
+                                  absolute: bool = False, comment: str = "") -> BlueCherryAdjustment:
+        """Change on-hand by (or, with ``absolute``, to) ``lines[sku]``; idempotent on ``reference``."""
+        body = {"reference": reference, "warehouse": warehouse, "reason": reason, "comment": comment,
+                "type": "ABSOLUTE" if absolute else "DELTA",
+                "lines": [{"sku": sku, "qty": qty} for sku, qty in lines.items()]}
+        raw, created = self._post_json("inventory/adjustments", body)
+        return BlueCherryAdjustment.from_raw(raw, f"adjustment {reference}", created)
+
+    def iter_inventory(self, warehouse: str | None = None, division: str | None = None,
+                       updated_since: datetime | None = None) -> Iterator[BlueCherryStockRow]:
+        """Stock rows per SKU × warehouse (optionally of one warehouse / division, or changed since)."""
+        params = _since(updated_since)
+        params.update({k: v for k, v in (("warehouse", warehouse), ("division", division)) if v})
+        for index, raw in enumerate(self._paged("inventory", params)):
+            yield BlueCherryStockRow.from_raw(raw, f"stock row #{index + 1}")
+
+    def _post_json(self, path: str, body: Mapping[str, Any]) -> tuple[Any, bool]:
+        """POST ``body``; returns the JSON answer and whether it was created now (201) or matched (200)."""
+        response = self.transport.request("POST", path, json=body)
+        try:
+            return response.json(), response.status_code == 201
+        except ValueError:
+            excerpt = trim(redact(response.text or "", self._secrets))
+            raise ApiResponseInvalid(SYSTEM, f"POST {path} did not answer JSON", status=response.status_code,
+                                     body=excerpt, url=redact(response.url, self._secrets)) from None
+
     def test_connection(self) -> tuple[bool, str]:
         try:
             warehouses = list(self.iter_warehouses())
@@ -164,6 +257,10 @@ class BlueCherryClient:
             excerpt = trim(redact(response.text or "", self._secrets))
             raise ApiResponseInvalid(SYSTEM, f"GET {path} did not answer JSON", status=response.status_code,
                                      body=excerpt, url=redact(response.url, self._secrets)) from None
+
+
+def _since(updated_since: datetime | None) -> dict[str, Any]:
+    return {"updatedSince": format_timestamp(updated_since)} if updated_since is not None else {}
 
 
 def format_timestamp(moment: datetime) -> str:

@@ -199,3 +199,50 @@ def _renumber(changed: list[dict[str, str]], old_items: Sequence[Mapping[str, st
             item["Line"] = str(last)
             item["Sequence"] = str(last)
     return changed
+
+
+def order_to_dict(order: ErpOrder) -> dict[str, Any]:
+    """JSON-safe form (ledger payloads, staging, exception payloads)."""
+    return {
+        "erp_id": order.erp_id, "number": order.number, "state": order.state.value, "erp_status": order.erp_status,
+        "location": order.location, "customer": order.customer, "updated": order.updated, "email": order.email,
+        "contact": order.contact, "reference": order.reference,
+        "ship_by": order.ship_by.isoformat() if order.ship_by else None,
+        "created": order.created.isoformat() if order.created else None, "carrier": order.carrier,
+        "channel": order.channel, "shipping_cost": order.shipping_cost, "total": order.total,
+        "shipping": vars(order.shipping).copy(), "billing": vars(order.billing).copy(),
+        "lines": [{"sku": ln.sku, "quantity": ln.quantity, "price": ln.price, "line_no": ln.line_no}
+                  for ln in order.lines],
+    }
+
+
+def order_from_dict(data: Mapping[str, Any]) -> ErpOrder:
+    def when(value: Any) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    return ErpOrder(
+        erp_id=data["erp_id"], number=data["number"], state=OrderState(data["state"]), erp_status=data["erp_status"],
+        location=data["location"], customer=data["customer"],
+        lines=tuple(OrderLine(ln["sku"], ln["quantity"], ln.get("price"), ln.get("line_no", 0))
+                    for ln in data.get("lines", [])),
+        updated=data.get("updated", ""), email=data.get("email", ""), contact=data.get("contact", ""),
+        reference=data.get("reference", ""), ship_by=when(data.get("ship_by")), created=when(data.get("created")),
+        carrier=data.get("carrier", ""), channel=data.get("channel", ""), shipping_cost=data.get("shipping_cost"),
+        total=data.get("total"), shipping=Address(**data.get("shipping", {})),
+        billing=Address(**data.get("billing", {})))
+
+
+def same_stamp(a: str | None, b: str | None) -> bool:
+    """Two ERP modification stamps denote the same moment (formats with/without 'Z' or fractions compare equal)."""
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    try:
+        first = datetime.fromisoformat(a.replace("Z", "+00:00"))
+        second = datetime.fromisoformat(b.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if (first.tzinfo is None) != (second.tzinfo is None):
+        first, second = first.replace(tzinfo=None), second.replace(tzinfo=None)
+    return first == second

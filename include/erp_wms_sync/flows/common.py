@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -12,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from erp_wms_sync.config import Integration
 from erp_wms_sync.domain.windows import Window
+from erp_wms_sync.errors import DataCheckFailed
+from erp_wms_sync.ledger import repo
 from erp_wms_sync.ledger.db import session_scope
-from erp_wms_sync.ledger.models import StagedRecord
+from erp_wms_sync.ledger.models import CheckResult, StagedRecord
 from erp_wms_sync.ledger.repo import NewException, raise_exception
 
 log = logging.getLogger(__name__)
@@ -77,3 +80,33 @@ def clear_stage(session: Session, ctx: RunContext) -> None:
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def latest_check(session: Session, ctx: RunContext) -> CheckResult | None:
+    return session.scalar(select(CheckResult).where(
+        CheckResult.integration == ctx.integration.name, CheckResult.flow == ctx.flow,
+        CheckResult.run_id == ctx.run_id).order_by(CheckResult.id.desc()).limit(1))
+
+
+def fail_if_check_failed(ctx: RunContext, suite: str) -> dict[str, Any]:
+    """The data-check task: fails when this run's suite failed (the held records are already exceptions)."""
+    with ctx.session() as session:
+        result = latest_check(session, ctx)
+        if result is None:
+            return {"checked": False}
+        if not result.success:
+            summary = dict(result.summary or {})
+            failed = [r["expectation"] + (f"({r['column']})" if r.get("column") else "")
+                      for r in summary.get("results", []) if not r["success"]]
+            raise DataCheckFailed(suite, result.failed_records, result.evaluated, failed)
+        return {"checked": True, "evaluated": result.evaluated}
+
+
+def advance_watermark(ctx: RunContext) -> dict[str, str]:
+    """Last step of a run: move the watermark to the window's end and drop the run's staging rows."""
+    end = ctx.window.end
+    naive = end.astimezone(UTC).replace(tzinfo=None) if end.tzinfo else end
+    with ctx.session() as session:
+        repo.advance_cursor(session, ctx.integration.name, ctx.flow, naive, ctx.run_id)
+        clear_stage(session, ctx)
+    return {"watermark": end.isoformat()}

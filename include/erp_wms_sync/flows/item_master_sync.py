@@ -24,8 +24,6 @@ import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from erp_wms_sync.checks.suites import item_master_checks
 from erp_wms_sync.config import ErpKind
 from erp_wms_sync.domain.items import (
@@ -37,10 +35,17 @@ from erp_wms_sync.domain.items import (
     item_payload,
     to_wms_row,
 )
-from erp_wms_sync.errors import DataCheckFailed
-from erp_wms_sync.flows.common import RunContext, chunks, clear_stage, set_verdict, stage, staged
+from erp_wms_sync.flows.common import (
+    RunContext,
+    advance_watermark,
+    chunks,
+    fail_if_check_failed,
+    latest_check,
+    set_verdict,
+    stage,
+    staged,
+)
 from erp_wms_sync.ledger import repo
-from erp_wms_sync.ledger.models import CheckResult
 
 if TYPE_CHECKING:
     from erp_wms_sync.connectors.peoplevox import PeoplevoxClient
@@ -195,26 +200,13 @@ def flag_unknown(ctx: RunContext, wms_client: PeoplevoxClient) -> dict[str, int]
 
 def data_check(ctx: RunContext) -> dict[str, Any]:
     """Fail when this run's data check failed (the held items are already exceptions)."""
-    with ctx.session() as session:
-        result = session.scalar(select(CheckResult).where(
-            CheckResult.integration == ctx.integration.name, CheckResult.flow == FLOW,
-            CheckResult.run_id == ctx.run_id).order_by(CheckResult.id.desc()).limit(1))
-        if result is None:
-            return {"checked": False}
-        summary = dict(result.summary or {})
-        if not result.success:
-            failed = [r["expectation"] + (f"({r['column']})" if r.get("column") else "")
-                      for r in summary.get("results", []) if not r["success"]]
-            raise DataCheckFailed(SUITE, result.failed_records, result.evaluated, failed)
-        return {"checked": True, "evaluated": result.evaluated}
+    return fail_if_check_failed(ctx, SUITE)
 
 
 def summarise(ctx: RunContext) -> dict[str, Any]:
     """What this run left for people to act on: the data check and the open exceptions by type."""
     with ctx.session() as session:
-        check = session.scalar(select(CheckResult).where(
-            CheckResult.integration == ctx.integration.name, CheckResult.flow == FLOW,
-            CheckResult.run_id == ctx.run_id).order_by(CheckResult.id.desc()).limit(1))
+        check = latest_check(session, ctx)
         by_type: dict[str, int] = {}
         for exc in repo.open_exceptions(session, ctx.integration.name, entity_type=ITEM):
             by_type[exc.type] = by_type.get(exc.type, 0) + 1
@@ -226,10 +218,7 @@ def summarise(ctx: RunContext) -> dict[str, Any]:
 
 
 def finish(ctx: RunContext) -> dict[str, str]:
-    with ctx.session() as session:
-        repo.advance_cursor(session, ctx.integration.name, FLOW, _naive(ctx.window.end), ctx.run_id)
-        clear_stage(session, ctx)
-    return {"watermark": ctx.window.end.isoformat()}
+    return advance_watermark(ctx)
 
 
 def _naive(value: Any) -> Any:

@@ -65,7 +65,7 @@ def raise_exception(session: Session, *, integration: str, flow: str, owner: str
     if row is None:
         row = ExceptionRecord(integration=integration, flow=flow, type=exc.type, owner=owner, status=OPEN,
                               fingerprint=fp, entity_type=exc.entity_type, entity_key=exc.entity_key,
-                              summary=exc.summary[:500], detail=dict(exc.detail), payload=_plain(exc.payload),
+                              summary=exc.summary[:500], detail=dict(exc.detail), payload=plain(exc.payload),
                               attempts=1, next_retry_at=next_retry(1, now), first_seen=now, last_seen=now,
                               run_id=run_id)
         row.history.append(ExceptionAttempt(at=now, outcome="raised", message=exc.summary[:2000], run_id=run_id))
@@ -79,7 +79,7 @@ def raise_exception(session: Session, *, integration: str, flow: str, owner: str
     row.attempts += 1
     row.summary = exc.summary[:500]
     row.detail = dict(exc.detail)
-    row.payload = _plain(exc.payload)
+    row.payload = plain(exc.payload)
     row.last_seen = now
     row.next_retry_at = next_retry(row.attempts, now)
     row.run_id = run_id
@@ -156,8 +156,8 @@ def record_message(session: Session, *, integration: str, flow: str, direction: 
         row.attempts += 1
     row.content_hash = content_hash
     row.status = status
-    row.payload = _plain(payload)
-    row.response = _plain(response)
+    row.payload = plain(payload)
+    row.response = plain(response)
     row.target_ref = target_ref
     row.run_id = run_id
     return row
@@ -208,12 +208,12 @@ def advance_cursor(session: Session, integration: str, flow: str, watermark: dat
 def record_check(session: Session, *, integration: str, flow: str, suite: str, run_id: str | None,
                  success: bool, evaluated: int, failed_records: int, summary: Mapping[str, Any]) -> CheckResult:
     row = CheckResult(integration=integration, flow=flow, suite=suite, run_id=run_id, success=success,
-                      evaluated=evaluated, failed_records=failed_records, summary=_plain(summary))
+                      evaluated=evaluated, failed_records=failed_records, summary=plain(summary))
     session.add(row)
     return row
 
 
-def _plain(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def plain(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A JSON-safe copy (datetimes as ISO strings)."""
     if value is None:
         return None
