@@ -123,6 +123,29 @@ class Cin7CoreClient:
         for index, raw in enumerate(self._paged("ref/location", "LocationList", params)):
             yield Cin7Location.from_raw(raw, f"location #{index + 1}")
 
+    def iter_sale_list(self, updated_since: datetime | None = None, **filters: str) -> Iterator[dict[str, Any]]:
+        """``saleList`` rows (SaleID, OrderNumber, Status, OrderStatus, Updated, …), optionally filtered with the
+        documented parameters (``OrderStatus="AUTHORISED"``, ``Status="VOIDED"``, ``ExternalID=…``)."""
+        params: dict[str, Any] = dict(filters)
+        if updated_since is not None:
+            params["UpdatedSince"] = format_cin7_datetime(updated_since)
+        for index, raw in enumerate(self._paged("saleList", "SaleList", params, id_key="SaleID")):
+            row = _require_object(raw, f"saleList row #{index + 1}")
+            _required_text(row, "SaleID", f"saleList row #{index + 1}")
+            yield row
+
+    def get_sale(self, sale_id: str) -> dict[str, Any] | None:
+        """The full sale (header, ``Order`` with lines, fulfilments…); None when Cin7 Core does not know it."""
+        response = self.transport.request("GET", "sale", params={"ID": sale_id}, ok_statuses=(404,))
+        if response.status_code == 404:
+            return None
+        return _require_object(self._decode(response, "GET sale"), f"GET sale {sale_id}")
+
+    def update_sale(self, sale_id: str, **fields: Any) -> dict[str, Any]:
+        """PUT /sale with the given header fields (e.g. ``AdditionalAttributes``); returns the updated sale."""
+        response = self.transport.request("PUT", "sale", json={"ID": sale_id, **fields})
+        return _require_object(self._decode(response, "PUT sale"), f"PUT sale {sale_id}")
+
     def me(self) -> dict[str, Any]:
         """The account summary (``Company``, ``Currency``…): the cheapest authenticated call."""
         return _require_object(self._get_json("me", {}), "GET me")
@@ -135,13 +158,13 @@ class Cin7CoreClient:
         return True, f"Connected to Cin7 Core as {company}"
 
     # ---- paging and decoding ----------------------------------------------------------------
-    def _paged(self, path: str, list_key: str, params: Mapping[str, Any]) -> Iterator[Any]:
+    def _paged(self, path: str, list_key: str, params: Mapping[str, Any], id_key: str = "ID") -> Iterator[Any]:
         seen = 0
         previous_ids: list[Any] | None = None
         for page in range(1, self.max_pages + 1):
             body = self._get_json(path, {**params, "Page": page, "Limit": self.page_limit})
             total, rows = _page_parts(body, list_key, f"GET {path} page {page}")
-            ids = [row.get("ID") if isinstance(row, dict) else None for row in rows]
+            ids = [row.get(id_key) if isinstance(row, dict) else None for row in rows]
             if rows and ids == previous_ids:
                 raise ApiResponseInvalid(SYSTEM, f"GET {path}: page {page} repeats page {page - 1}; "
                                                  "the server ignores paging")
@@ -154,12 +177,14 @@ class Cin7CoreClient:
                                          f"({seen} rows, Total says {total}); stopped to avoid an endless loop")
 
     def _get_json(self, path: str, params: Mapping[str, Any]) -> Any:
-        response = self.transport.request("GET", path, params=params)
+        return self._decode(self.transport.request("GET", path, params=params), f"GET {path}")
+
+    def _decode(self, response: Any, what: str) -> Any:
         try:
             return response.json()
         except ValueError:
             excerpt = trim(redact(response.text or "", self._secrets))
-            raise ApiResponseInvalid(SYSTEM, f"GET {path} did not answer JSON", status=response.status_code,
+            raise ApiResponseInvalid(SYSTEM, f"{what} did not answer JSON", status=response.status_code,
                                      body=excerpt, url=redact(response.url, self._secrets)) from None
 
 
