@@ -1,7 +1,8 @@
 """The ``erp-wms-sync`` command.
 
     erp-wms-sync config validate FILE...      every problem with file, field and fix; exit 2 on any
-    erp-wms-sync ledger upgrade [--url URL]   migrate the ledger (URL: --url, ERP_WMS_LEDGER_URL, SQLite default)
+    erp-wms-sync ledger upgrade [--url URL]   migrate the ledger (URL: --url, the erp_wms_ledger connection,
+                                              ERP_WMS_LEDGER_URL, the SQLite default)
     erp-wms-sync ledger current [--url URL]   print the ledger's revision and the code's
     erp-wms-sync pools                        the Airflow pools as JSON, for ``airflow pools import``
     erp-wms-sync sim up [options]             start the three simulators (see ``sim up --help``)
@@ -41,19 +42,32 @@ def _config_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ledger_upgrade(args: argparse.Namespace) -> int:
-    from erp_wms_sync.ledger.db import resolve_url, safe_url, upgrade
+def _ledger_url(explicit: str | None) -> str:
+    """--url, else the Airflow connection ``erp_wms_ledger``, else ERP_WMS_LEDGER_URL, else the SQLite default."""
+    from erp_wms_sync.ledger.db import resolve_url
 
-    url = resolve_url(args.url)
+    if explicit:
+        return explicit
+    try:
+        from erp_wms_sync.airflow.hooks import ledger_url
+    except ImportError:  # Airflow not installed: the environment variable and default apply
+        return resolve_url(None)
+    return resolve_url(ledger_url())
+
+
+def _ledger_upgrade(args: argparse.Namespace) -> int:
+    from erp_wms_sync.ledger.db import safe_url, upgrade
+
+    url = _ledger_url(args.url)
     revision = upgrade(url)
     print(f"ledger {safe_url(url)} is at revision {revision}")
     return 0
 
 
 def _ledger_current(args: argparse.Namespace) -> int:
-    from erp_wms_sync.ledger.db import current_revision, head_revision, resolve_url, safe_url
+    from erp_wms_sync.ledger.db import current_revision, head_revision, safe_url
 
-    url = resolve_url(args.url)
+    url = _ledger_url(args.url)
     current, head = current_revision(url), head_revision()
     print(f"ledger {safe_url(url)}: revision {current or 'none'}; code expects {head}")
     return 0 if current == head else 1
