@@ -15,8 +15,11 @@ called directly by tests and ``POST /_sim/callbacks/pump``) sends what is due wi
 - Faults from the simulator's :class:`~erp_wms_simulators.faults.FaultPlan` (endpoint = event type):
   ``drop_callback`` and ``duplicate_callback`` apply at enqueue time, ``reorder_callback`` when a due delivery
   is sent (it is held back behind the next one).
+- ``on_deactivate`` runs on the pumping thread; do not call :meth:`~CallbackDispatcher.pump` while holding a lock
+  that ``on_deactivate`` takes (``enqueue`` and ``cancel`` are safe under any lock).
 
-:func:`fill_placeholders` and :func:`form_fields` substitute Peoplevox-style ``{Placeholder}`` tokens.
+:func:`fill_placeholders` and :func:`form_fields` (from :mod:`erp_wms_simulators.placeholders`, re-exported here)
+substitute Peoplevox-style ``{Placeholder}`` tokens.
 """
 
 from __future__ import annotations
@@ -24,27 +27,47 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from erp_wms_simulators.faults import FaultPlan
+from erp_wms_simulators.placeholders import PLACEHOLDER, fill_placeholders, form_fields
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "CIN7_FIRST_DELAY", "CIN7_RETRY_SCHEDULE", "PLACEHOLDER", "CallbackDispatcher", "Delivery", "fill_placeholders",
+    "form_fields",
+]
 
 CIN7_FIRST_DELAY = 60.0
 CIN7_RETRY_SCHEDULE: tuple[float, ...] = (300.0, 600.0, 900.0, 1200.0, 1500.0)
 HISTORY_LENGTH = 10_000
 REORDER_HOLD_SECONDS = 0.5
 MAX_SCHEDULE_LENGTH = 50
-PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)\}")
+
+
+def _schedule(value: Any) -> tuple[float, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise ValueError("retry_schedule must be a list of seconds")
+    return tuple(float(step) for step in value)
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+CONFIGURABLE: dict[str, Callable[[Any], Any]] = {
+    "retry_schedule": _schedule, "first_delay": float, "time_scale": float,
+    "deactivate_after": _optional_int, "timeout": float,
+}
 
 
 @dataclass
@@ -182,14 +205,17 @@ class CallbackDispatcher:
     def pump(self, max_deliveries: int = 10_000, *, force: bool = False) -> int:
         """Send every delivery due now (all queued ones when ``force``), at most ``max_deliveries`` tries.
 
-        Returns how many tries were made. Only one pump runs at a time; a stop request ends it early and
-        leaves the rest queued.
+        Returns how many tries were made. Only one pump runs at a time.
         """
+        return self._pump(max_deliveries, force, interruptible=False)
+
+    def _pump(self, max_deliveries: int, force: bool, *, interruptible: bool) -> int:
+        """The pump; the background thread's run is ``interruptible``: :meth:`stop` leaves the rest queued."""
         with self._pump_lock:
             batch = self._take_due(self.clock(), max(0, max_deliveries), force)
             made = 0
             while batch:
-                if self._stop.is_set():
+                if interruptible and self._stop.is_set():
                     self._requeue(batch)
                     break
                 item = batch.pop(0)
@@ -218,6 +244,36 @@ class CallbackDispatcher:
             thread.join(timeout if timeout is not None else self.timeout + 1.0)
         self._thread = None
 
+    def configure(self, changes: Mapping[str, Any]) -> None:
+        """Change ``retry_schedule``, ``first_delay``, ``time_scale``, ``deactivate_after`` or ``timeout``.
+
+        All or nothing: an unknown name or a bad value raises ``ValueError`` and changes nothing. This is the
+        retry knob of simulators that fire once by default (``{"retry_schedule": [5, 30]}``).
+        """
+        unknown = sorted(set(changes) - set(CONFIGURABLE))
+        if unknown:
+            raise ValueError(f"unknown callback setting(s) {', '.join(unknown)}; use {', '.join(CONFIGURABLE)}")
+        try:
+            values = {name: CONFIGURABLE[name](value) for name, value in changes.items()}
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"invalid callback setting: {exc}") from None
+        schedule = values.get("retry_schedule", self.retry_schedule)
+        if len(schedule) > MAX_SCHEDULE_LENGTH or any(step < 0 for step in schedule):
+            raise ValueError(f"retry_schedule takes at most {MAX_SCHEDULE_LENGTH} non-negative delays")
+        if not values.get("time_scale", self.time_scale) > 0 or values.get("first_delay", 0) < 0:
+            raise ValueError("time_scale must be positive and first_delay not negative")
+        if not values.get("timeout", self.timeout) > 0:
+            raise ValueError("timeout must be positive")
+        limit = values.get("deactivate_after", self.deactivate_after)
+        if limit is not None and limit < 1:
+            raise ValueError("deactivate_after must be at least 1 (or null to never deactivate)")
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def settings(self) -> dict[str, Any]:
+        """The current values of what :meth:`configure` changes."""
+        return {name: getattr(self, name) for name in CONFIGURABLE}
+
     def to_dict(self, recent: int = 20) -> dict[str, Any]:
         """Counts and the latest deliveries, for ``/_sim`` admin answers."""
         with self._lock:
@@ -225,7 +281,7 @@ class CallbackDispatcher:
                 "simulator": self.simulator, "pending": len(self._queue), "running": self.running,
                 "time_scale": self.time_scale, "delivered": len(self.delivered), "given_up": len(self.given_up),
                 "dropped": len(self.dropped), "cancelled": len(self.cancelled), "overflowed": self.overflowed,
-                "deactivated": list(self.deactivated),
+                "deactivated": list(self.deactivated), "settings": self.settings(),
                 "recent": [_summary(d, self.attempts[d.event_id]) for d in self.delivered[-recent:]],
             }
 
@@ -233,7 +289,7 @@ class CallbackDispatcher:
     def _loop(self, interval: float) -> None:
         while not self._stop.wait(interval):
             try:
-                self.pump()
+                self._pump(10_000, False, interruptible=True)
             except Exception:  # the pump thread must survive a broken receiver or a bug in a hook
                 log.exception("%s: callback pump failed", self.simulator)
 
@@ -320,32 +376,6 @@ class CallbackDispatcher:
             if self.on_deactivate is not None:
                 self.on_deactivate(delivery.subscription_id)
         return deactivate
-
-
-def fill_placeholders(template: str, values: Mapping[str, Any], *, encode: bool = True) -> str:
-    """Replace ``{Name}`` / ``{Dotted.Path}`` tokens by ``values`` (names matched ignoring case).
-
-    Unknown tokens become empty; ``encode`` percent-encodes each value (for query strings).
-    """
-    lookup = {str(key).lower(): value for key, value in values.items()}
-
-    def substitute(match: re.Match[str]) -> str:
-        value = lookup.get(match.group(1).lower())
-        text = "" if value is None else str(value)
-        return quote(text, safe="") if encode else text
-
-    return PLACEHOLDER.sub(substitute, template)
-
-
-def form_fields(template: str, values: Mapping[str, Any]) -> dict[str, str]:
-    """``item={ItemCode}&available={Available}`` (``&amp;`` accepted) as substituted form fields."""
-    fields: dict[str, str] = {}
-    for pair in template.replace("&amp;", "&").split("&"):
-        if not pair.strip():
-            continue
-        name, _, value = pair.partition("=")
-        fields[name.strip()] = fill_placeholders(value, values, encode=False)
-    return fields
 
 
 def _append_bounded(history: list[Any], item: Any) -> None:

@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from erp_wms_simulators.faults import FAULT_KINDS, PROFILES
+from erp_wms_simulators.scenario import cli as scenario_cli
 from erp_wms_simulators.server import LOCALHOST, NAMES, SPECS, SimulatorStack
 
 
@@ -51,11 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
                          f"peoplevox:http_5xx@SaveData=0.3; kinds: {', '.join(FAULT_KINDS)}")
     up.add_argument("--time-scale", type=float, default=1.0, metavar="X",
                     help="divide callback retry delays by X (e.g. 600 turns Cin7 Core's 1 minute into 0.1 s)")
+    scenario_cli.add_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "scenario":
+        return scenario_cli.run(args)
     ports = {name: getattr(args, f"{name}_port") for name in NAMES}
     names = tuple(args.only) if args.only else NAMES
     try:

@@ -225,7 +225,8 @@ def faults_admin_router(resolve: Callable[[Request], Any]) -> APIRouter:
       ``{"knobs": ["http_5xx@SaveData=0.5"]}`` add rules (after the profile, if one is given too).
       Everything is checked before anything changes.
     - ``DELETE /faults``             no faults any more
-    - ``GET    /callbacks``          queue and delivery counts, latest deliveries
+    - ``GET    /callbacks``          queue and delivery counts, latest deliveries, retry settings
+    - ``POST   /callbacks``          change retry settings, e.g. ``{"retry_schedule": [5, 30], "time_scale": 60}``
     - ``POST   /callbacks/pump``     send what is due now (``?force=true``: everything queued)
     """
     router = APIRouter()
@@ -256,6 +257,15 @@ def faults_admin_router(resolve: Callable[[Request], Any]) -> APIRouter:
     @router.get("/callbacks")
     def get_callbacks(request: Request) -> dict[str, Any]:
         return dict(resolve(request).callbacks.to_dict())
+
+    @router.post("/callbacks")
+    async def configure_callbacks(request: Request) -> dict[str, Any]:
+        dispatcher = resolve(request).callbacks
+        try:
+            dispatcher.configure(await _admin_object(request))
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return dict(dispatcher.to_dict())
 
     @router.post("/callbacks/pump")
     def pump_callbacks(request: Request) -> dict[str, Any]:

@@ -8,6 +8,7 @@ least 0). It is idempotent on ``reference``: a repeat answers the first adjustme
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from erp_wms_simulators.bluecherry.lifecycle import stock_row
@@ -42,8 +43,8 @@ def post_adjustment(state: BlueCherryState, body: Any) -> tuple[dict[str, Any], 
 
 
 def set_stock(state: BlueCherryState, sku: str, warehouse: str, *, on_hand: int | None = None,
-              on_order: int | None = None, wip: int | None = None, quarantine: int | None = None
-              ) -> dict[str, Any]:
+              on_order: int | None = None, wip: int | None = None, quarantine: int | None = None,
+              updated_at: datetime | None = None) -> dict[str, Any]:
     """Set stock buckets directly (seeding; no adjustment document). Returns the stock row."""
     with state.lock:
         if sku not in state.sku_rows:
@@ -51,8 +52,9 @@ def set_stock(state: BlueCherryState, sku: str, warehouse: str, *, on_hand: int 
         if warehouse not in state.warehouses:
             raise Rejected(f"Unknown warehouse '{warehouse}'.")
         levels = {"onHand": on_hand, "onOrder": on_order, "wip": wip, "quarantine": quarantine}
-        row = stock_row(state, sku, warehouse)
-        return state.book.stock.set_levels(row, state.clock(), **{k: v for k, v in levels.items() if v is not None})
+        now = updated_at or state.clock()
+        row = state.book.stock.row(state.sku_rows[sku], warehouse, now)
+        return state.book.stock.set_levels(row, now, **{k: v for k, v in levels.items() if v is not None})
 
 
 def _header(state: BlueCherryState, body: Mapping[str, Any], problems: Problems) -> dict[str, str]:

@@ -8,6 +8,7 @@
 - ``POST /_sim/skus/{sku}``         change one SKU (e.g. ``{"upc": "...", "description": ""}``)
 - ``POST /_sim/settings``           change settings (e.g. ``{"rate_limit_per_minute": 5}``)
 - ``POST /_sim/reset?seed=true``    empty the company, optionally re-seed the demo data
+- orders, stock, returns, dump and clock: see :mod:`erp_wms_simulators.bluecherry.admin_orders`
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from erp_wms_simulators.bluecherry.admin_orders import orders_admin_router
 from erp_wms_simulators.bluecherry.catalog import render
 from erp_wms_simulators.bluecherry.settings import BlueCherrySettings
 from erp_wms_simulators.bluecherry.state import BlueCherryState
@@ -97,6 +99,7 @@ def admin_router(state: BlueCherryState, settings: BlueCherrySettings) -> APIRou
         return state.snapshot()
 
     router.include_router(faults_admin_router(lambda request: state))  # /faults, /callbacks
+    router.include_router(orders_admin_router(state))  # orders, stock, returns, dump, clock
     return router
 
 

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from erp_wms_simulators.bluecherry.admin import admin_router
+from erp_wms_simulators.bluecherry.records import Rejected
 from erp_wms_simulators.bluecherry.routes import api_router
 from erp_wms_simulators.bluecherry.settings import BlueCherrySettings
 from erp_wms_simulators.bluecherry.state import BlueCherryState
@@ -20,7 +21,7 @@ from erp_wms_simulators.common import ErrorGuard, SimError, retry_after_header
 
 API_PREFIX = "/api/v1"
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
-CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 409: "conflict",
          429: "too_many_requests", 500: "internal_error"}
 
 
@@ -74,9 +75,15 @@ class ApiGate:
 
 
 def create_app(state: BlueCherryState | None = None, settings: BlueCherrySettings | None = None) -> FastAPI:
-    """A BlueCherry simulator app serving ``/api/v1`` and the ``/_sim`` admin routes."""
+    """A BlueCherry simulator app serving ``/api/v1`` and the ``/_sim`` admin routes.
+
+    The app and the state share one settings object: ``settings`` when given (it becomes
+    ``state.settings``), else the state's own.
+    """
     state = state if state is not None else BlueCherryState()
-    settings = settings if settings is not None else BlueCherrySettings()
+    if settings is not None:
+        state.settings = settings
+    settings = state.settings
     app = FastAPI(title="BlueCherry simulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sim = state
     app.state.settings = settings
@@ -107,6 +114,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: Exception) -> Response:
         return error_response(400, f"The request is not valid: {exc}")
 
+    async def rejected(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Rejected)
+        return error_response(exc.status, exc.message, exc.code)
+
     app.add_exception_handler(SimError, sim_error)
+    app.add_exception_handler(Rejected, rejected)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

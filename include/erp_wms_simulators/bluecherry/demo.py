@@ -1,7 +1,8 @@
 """Demo company for the BlueCherry simulator: the brand "Bluebird Apparel".
 
 Two warehouses and 8 styles (59 SKUs), deterministic, all updated at one fixed time a few hours before
-the state's clock. Some data is wrong on purpose, for the data checks:
+the state's clock, with stock of every active SKU in both warehouses (``demo_on_hand``). Some data is
+wrong on purpose, for the data checks:
 
 - ``EMPTY_DESCRIPTION_SKU`` has an empty description;
 - ``SHARED_UPC_SKUS`` carry the same UPC;
@@ -44,6 +45,13 @@ STYLES: tuple[tuple[str, str, tuple[tuple[str, str], ...], tuple[str, ...], str,
 )
 
 
+def demo_on_hand(index: int, warehouse: str, status: str) -> int:
+    """The demo on-hand of the ``index``-th SKU (in SKU order): 5-44 in NJ01, 0-19 in CA02, 0 if inactive."""
+    if status != "ACTIVE":
+        return 0
+    return 5 + (index * 7) % 40 if warehouse == WAREHOUSES[0][0] else (index * 3) % 20
+
+
 def demo_updated_time(state: BlueCherryState) -> datetime:
     """The fixed updatedAt of the demo data: whole hour, a few hours before the state's clock."""
     moment = state.clock() - timedelta(hours=HOURS_BEFORE_NOW)
@@ -61,6 +69,9 @@ def seed_demo(state: BlueCherryState, updated_at: datetime | None = None) -> Non
         state.add_style(style, name, colors, sizes, division=division, season=season, status=status,
                         price=price, weight=weight, updated_at=updated)
     rows = {row["sku"]: row for row in state.skus()}
+    for index, (sku, row) in enumerate(sorted(rows.items())):
+        for code, *_ in WAREHOUSES:
+            state.set_stock(sku, code, on_hand=demo_on_hand(index, code, row["status"]), updated_at=updated)
     rows[EMPTY_DESCRIPTION_SKU]["description"] = ""
     first, second = SHARED_UPC_SKUS
     rows[second]["upc"] = rows[first]["upc"]

@@ -140,9 +140,11 @@ class OrderHelpers:
 
     # ---- stock --------------------------------------------------------------------------------------
     def set_stock(self, sku: str, warehouse: str, *, on_hand: int | None = None, on_order: int | None = None,
-                  wip: int | None = None, quarantine: int | None = None) -> dict[str, Any]:
+                  wip: int | None = None, quarantine: int | None = None,
+                  updated_at: datetime | None = None) -> dict[str, Any]:
+        """Set stock buckets directly (no adjustment document); ``updated_at`` defaults to the clock."""
         return adjustments.set_stock(self._me(), sku, warehouse, on_hand=on_hand, on_order=on_order, wip=wip,
-                                     quarantine=quarantine)
+                                     quarantine=quarantine, updated_at=updated_at)
 
     def inventory(self, sku: str, warehouse: str) -> dict[str, int]:
         """The stock buckets of a SKU in a warehouse (all zero when never touched), with ``available``."""

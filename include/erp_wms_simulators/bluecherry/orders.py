@@ -1,5 +1,6 @@
 """Sales orders of the BlueCherry simulator: creation (idempotent on ``customerPo`` + ``division``),
-amendment, cancellation (only before the order has fully shipped) and credit hold.
+amendment, cancellation (only before the order has fully shipped), credit hold, and the ``wmsStatus`` note
+an integration writes back.
 
 Every function expects to be called with ``state.lock`` held or takes it itself; each raises
 :class:`~erp_wms_simulators.bluecherry.records.Rejected` for a request the API would refuse.
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 CHANGEABLE = ("OPEN", "ALLOCATED", "PICK_TICKET_PRINTED", "PICKING", "ON_HOLD", "PARTIALLY_SHIPPED")
 HOLDABLE = ("OPEN", "ALLOCATED", "PICK_TICKET_PRINTED", "PICKING")
 CREDIT_HOLD = "CREDIT_HOLD"
+WMS_STATUS_LENGTH = 256
 
 
 def create_order(state: BlueCherryState, body: Any) -> tuple[Order, bool]:
@@ -135,6 +137,18 @@ def release_hold(state: BlueCherryState, number: str) -> Order:
         return refresh(state, order)
 
 
+def set_wms_status(state: BlueCherryState, number: str, text: str) -> Order:
+    """Store the integration's note of where the order is in the warehouse (``wmsStatus``, at most 256
+    characters); it is a change like any other, so ``updatedAt`` moves.
+    """
+    if len(text) > WMS_STATUS_LENGTH:
+        raise Rejected(f"wmsStatus is limited to {WMS_STATUS_LENGTH} characters, got {len(text)}.")
+    with state.lock:
+        order = find_order(state, number)
+        order["wmsStatus"] = text
+        return refresh(state, order)
+
+
 # ---- building orders -----------------------------------------------------------------------------
 def _header(state: BlueCherryState, body: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
     where = "order"
@@ -220,7 +234,7 @@ def _new_order(state: BlueCherryState, header: dict[str, Any], lines: list[tuple
     now = state.clock()
     number = state.book.next_number("order", first=state.settings.first_order_number, width=1)
     order: Order = {"orderNumber": number, **header, "status": "OPEN", "onHold": False, "holdReason": "",
-                    "closed": False, "revision": 1, "cancelReason": "",
+                    "closed": False, "revision": 1, "cancelReason": "", "wmsStatus": "",
                     "lines": [_line(state, i, sku, qty, price) for i, (sku, qty, price) in enumerate(lines, 1)],
                     "pickTickets": [], "shipments": [], "invoices": [], "returns": [],
                     "history": [{"status": "OPEN", "at": now}], "createdAt": now, "updatedAt": now}

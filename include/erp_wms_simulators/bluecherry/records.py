@@ -75,7 +75,7 @@ class Problems:
 
     def raise_any(self, status: int = 400, code: str = "bad_request") -> None:
         if self.items:
-            raise Rejected("; ".join(self.items), status, code)
+            raise Rejected("; ".join(item.rstrip(".") for item in self.items) + ".", status, code)
 
 
 def as_object(value: Any, where: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -200,7 +200,8 @@ def _receipt_lines(ra: Return, raw_lines: Any, problems: Problems) -> list[dict[
     return received
 
 
-def _book_receipt(state: BlueCherryState, ra: Return, received: list[Mapping[str, Any]], now: datetime) -> None:
+def _book_receipt(state: BlueCherryState, ra: Return, received: Sequence[Mapping[str, Any]], now: datetime
+                  ) -> None:
     order = find_order(state, ra["orderNumber"])
     ra_lines = {line["sku"]: line for line in ra["lines"]}
     order_lines = {line["sku"]: line for line in order["lines"]}

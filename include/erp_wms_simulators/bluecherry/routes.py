@@ -19,7 +19,7 @@ from erp_wms_simulators.bluecherry.order_routes import order_router
 from erp_wms_simulators.bluecherry.settings import BlueCherrySettings
 from erp_wms_simulators.bluecherry.state import BlueCherryState
 from erp_wms_simulators.bluecherry.stock_routes import stock_router
-from erp_wms_simulators.common import CaseInsensitiveQuery, SimError, page_of, parse_int, parse_iso_datetime
+from erp_wms_simulators.common import CaseInsensitiveQuery, SimError, parse_iso_datetime
 
 
 def api_router(state: BlueCherryState, settings: BlueCherrySettings) -> APIRouter:

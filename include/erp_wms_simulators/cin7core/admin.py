@@ -8,6 +8,7 @@ plant bad data the way imports do in real tenants).
 - ``POST /_sim/locations``        add a location ``{"Name", "IsDefault", "IsDeprecated", "Bins": [names]}``
 - ``POST /_sim/settings``         change settings (e.g. ``{"rate_limit_status": 503}``)
 - ``POST /_sim/reset?seed=true``  empty the tenant, optionally re-seed the demo data
+- sales, stock and events: see :mod:`erp_wms_simulators.cin7core.admin_sales`
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from erp_wms_simulators.cin7core.admin_sales import admin_sales_router
 from erp_wms_simulators.cin7core.products import render
 from erp_wms_simulators.cin7core.settings import Cin7CoreSettings
 from erp_wms_simulators.cin7core.state import Cin7CoreState
@@ -103,6 +105,7 @@ def admin_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
         return state.snapshot()
 
     router.include_router(faults_admin_router(lambda request: state))  # /faults, /callbacks
+    router.include_router(admin_sales_router(state))  # /sales, /availability, /stock, /events
     return router
 
 

@@ -8,6 +8,10 @@ so the data checks have something to catch:
 - ``DUPLICATE_BARCODE_SKUS`` share one barcode;
 - ``BLANK_NAME_SKU`` has a whitespace-only name (set directly in state; the API would refuse it);
 - ``DEPRECATED_SKU`` has status Deprecated.
+
+The tenant also has three customers (:data:`CUSTOMERS`) and opening stock at the main warehouse for every
+active product (:func:`opening_stock`: a fixed quantity and a unit cost of 45 % of the price); nothing is
+allocated and no sale exists yet.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from erp_wms_simulators.cin7core.stock import MoveRef
 from erp_wms_simulators.common import stable_guid
 
 if TYPE_CHECKING:
@@ -31,6 +36,13 @@ DUPLICATE_BARCODE_SKUS = ("NWO-BTL-500", "NWO-BTL-750")
 BLANK_NAME_SKU = "NWO-GAITER-M"
 DEPRECATED_SKU = "NWO-TEE-2019"
 HOURS_BEFORE_NOW = 3
+COST_RATIO = 0.45
+# (name, contact, email)
+CUSTOMERS: tuple[tuple[str, str, str], ...] = (
+    ("Trailhead Outdoor Co", "Dana Reyes", "orders@trailhead-outdoor.example"),
+    ("Summit Sports", "Lee Okafor", "buying@summit-sports.example"),
+    ("Riverbend Adventure Store", "Sam Patel", "shop@riverbend-adventure.example"),
+)
 
 # (SKU prefix, name pattern, category, UOM, price, weight kg, variants)
 FAMILIES: tuple[tuple[str, str, str, str, float, float, tuple[str, ...]], ...] = (
@@ -110,3 +122,26 @@ def seed_demo(state: Cin7CoreState, modified_at: datetime | None = None) -> None
                        AddressStateProvince="OR", AddressZipPostCode="97201", AddressCountry="United States")
     for row in demo_products():
         state.add_product(**row, LastModifiedOn=modified)
+    for name, contact, email in CUSTOMERS:
+        state.add_customer(name, Contact=contact, Email=email)
+    seed_opening_stock(state)
+
+
+def opening_stock() -> dict[str, tuple[float, float]]:
+    """SKU -> (on-hand quantity at the main warehouse, unit cost) for every active demo product."""
+    stock: dict[str, tuple[float, float]] = {}
+    for index, row in enumerate(demo_products()):
+        if row["Status"] == "Active":
+            stock[row["SKU"]] = (float(12 + (index * 7) % 37), round(row["PriceTier1"] * COST_RATIO, 2))
+    return stock
+
+
+def seed_opening_stock(state: Cin7CoreState) -> None:
+    """Put :func:`opening_stock` on hand (movement ``Stocktake``) without raising stock webhooks."""
+    location = state.locations_by_name()[MAIN_WAREHOUSE]
+    ref = MoveRef("Stocktake", "", "OPENING", state.clock())
+    with state.lock:
+        for sku, (quantity, unit_cost) in opening_stock().items():
+            product = state.products_by_sku()[sku]
+            state.stock.set_quantity(product["ID"], location["ID"], quantity, ref, unit_cost=unit_cost)
+        state.stock.take_changed()

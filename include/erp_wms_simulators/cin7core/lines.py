@@ -92,12 +92,17 @@ def number(line: Mapping[str, Any], name: str, where: str, problems: list[str], 
     number_value = float(value)
     too_low = low is not None and (number_value <= low if above else number_value < low)
     if too_low or (high is not None and number_value > high):
-        bound = f"greater than {low:g}" if above else f"at least {low:g}"
-        if high is not None:
-            bound = f"between {low:g} and {high:g}"
-        problems.append(f"{where}: {name} must be {bound}, got {number_value:g}.")
+        problems.append(f"{where}: {name} must be {_bounds(low, high, above)}, got {number_value:g}.")
         return default
     return round(number_value, 4)
+
+
+def _bounds(low: float | None, high: float | None, above: bool) -> str:
+    if low is not None and high is not None:
+        return f"between {low:g} and {high:g}"
+    if low is not None:
+        return f"greater than {low:g}" if above else f"at least {low:g}"
+    return f"at most {high:g}"
 
 
 def text(line: Mapping[str, Any], name: str, default: str = "") -> str:

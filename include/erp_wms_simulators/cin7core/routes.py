@@ -1,4 +1,5 @@
-"""The Cin7 Core External API v2 resources served by the simulator: ``me``, ``product``, ``ref/location``.
+"""The Cin7 Core External API v2 resources served by the simulator: ``me``, ``product`` (with ``Movements[]``
+when ``IncludeMovements=true``), ``ref/location``, plus the sales, fulfilment, stock and webhook routers.
 
 Routes are declared in lower case; the gate in :mod:`erp_wms_simulators.cin7core.app` lower-cases
 every request path, so resource names match case-insensitively as in the real service. Query
@@ -14,20 +15,26 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from erp_wms_simulators.cin7core.products import ProductQuery, is_guid, render, validate_post, validate_put
+from erp_wms_simulators.cin7core.routes_fulfilment import fulfilment_router
+from erp_wms_simulators.cin7core.routes_sales import sales_router
+from erp_wms_simulators.cin7core.routes_stock import stock_router
+from erp_wms_simulators.cin7core.routes_webhooks import webhooks_router
+from erp_wms_simulators.cin7core.routing import flag, paging
 from erp_wms_simulators.cin7core.settings import Cin7CoreSettings
 from erp_wms_simulators.cin7core.state import Cin7CoreState
 from erp_wms_simulators.common import (
     CaseInsensitiveQuery,
     SimError,
+    format_timestamp,
     page_of,
     parse_bool,
-    parse_int,
     parse_iso_datetime,
     read_json,
 )
 
 
 def api_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
+    state.settings = settings  # the sales, stock and webhook operations read the app's settings
     router = APIRouter()
 
     @router.get("/me")
@@ -38,11 +45,15 @@ def api_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
     @router.get("/product")
     def list_products(request: Request) -> dict[str, Any]:
         query = CaseInsensitiveQuery.of(request)
-        page, limit = _paging(query, settings)
+        page, limit = paging(query, settings)
         selection = _product_query(query)
+        movements = flag(query, "IncludeMovements")
         with state.lock:
             matches = selection.select(state.products.values())
             rows = [render(p, settings.timestamps_with_z) for p in page_of(matches, page, limit)]
+            if movements:
+                for row in rows:
+                    row["Movements"] = product_movements(state, row["ID"])
         return {"Total": len(matches), "Page": page, "Products": rows}
 
     @router.post("/product")
@@ -70,20 +81,23 @@ def api_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
     @router.get("/ref/location")
     def list_locations(request: Request) -> JSONResponse:
         query = CaseInsensitiveQuery.of(request)
-        page, limit = _paging(query, settings)
+        page, limit = paging(query, settings)
         rows = _select_locations(state, query)
         return JSONResponse({"Total": len(rows), "Page": page, "LocationList": page_of(rows, page, limit)})
 
+    for extra in (sales_router, fulfilment_router, stock_router, webhooks_router):
+        router.include_router(extra(state, settings))
     return router
 
 
-def _paging(query: CaseInsensitiveQuery, settings: Cin7CoreSettings) -> tuple[int, int]:
-    try:
-        page = parse_int("Page", query.get("Page"), 1, 1)
-        limit = parse_int("Limit", query.get("Limit"), settings.default_limit, 1, settings.max_limit)
-    except ValueError as exc:
-        raise SimError(400, str(exc)) from None
-    return page, limit
+def product_movements(state: Cin7CoreState, product_id: str) -> list[dict[str, Any]]:
+    """``Movements[]`` of a product: every on-hand change, oldest first."""
+    zulu = state.settings.timestamps_with_z
+    return [{"TaskID": c.ref.task_id or None, "Type": c.ref.kind, "Date": format_timestamp(c.ref.at, zulu=zulu),
+             "Number": c.ref.number, "Status": "COMPLETED", "Quantity": c.on_hand_delta, "Amount": c.amount,
+             "Location": state.locations[c.location_id]["Name"] if c.location_id in state.locations else "",
+             "BatchSN": c.batch or None, "ExpiryDate": None, "FromTo": c.ref.from_to}
+            for c in state.stock.movements(product_id)]
 
 
 def _product_query(query: CaseInsensitiveQuery) -> ProductQuery:

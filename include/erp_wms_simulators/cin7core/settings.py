@@ -1,7 +1,8 @@
 """Behaviour switches of the Cin7 Core simulator.
 
 Defaults follow the documented API; the switches cover what public clients report differently
-(429 vs 503 on the rate limit, a ``Retry-After`` header or not, timestamps with or without ``Z``).
+(429 vs 503 on the rate limit, a ``Retry-After`` header or not, timestamps with or without ``Z``) and the
+sales and stock behaviours the API reference leaves open (each commented where it is declared).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class Cin7CoreSettings:
     # tracking numbers are joined with this text in CombinedTrackingNumbers
     tracking_separator: str = ", "
     webhook_max_per_type: int = 5
+    # GET of a sale document by an unknown (well-formed) SaleID/ID; writes naming an unknown sale answer 400
+    unknown_sale_status: int = 404
 
     def __post_init__(self) -> None:
         self.validate()
@@ -66,6 +69,8 @@ class Cin7CoreSettings:
             raise ValueError(f"shipped_sale_status must be one of {SHIPPED_SALE_STATUSES}")
         if self.webhook_max_per_type < 1:
             raise ValueError("webhook_max_per_type must be at least 1")
+        if self.unknown_sale_status not in (400, 404):
+            raise ValueError("unknown_sale_status must be 400 or 404")
         if not self.default_box.strip():
             raise ValueError("default_box cannot be blank")
 

@@ -1,7 +1,8 @@
 """In-memory tenant of the Cin7 Core simulator: products, locations, reference lists and counters.
 
-Tests and scenarios drive it directly (``add_product``, ``update_product``, ``add_location``); the HTTP
-app and the ``/_sim`` admin routes use the same methods, under one lock.
+Tests and scenarios drive it directly (``add_product``, ``update_product``, ``add_location``, and the sales
+and stock helpers of :mod:`erp_wms_simulators.cin7core.tenant`); the HTTP app and the ``/_sim`` admin routes
+use the same methods, under one lock.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from erp_wms_simulators.callbacks import CIN7_FIRST_DELAY, CIN7_RETRY_SCHEDULE, CallbackDispatcher
 from erp_wms_simulators.cin7core.products import Catalogue, new_product
+from erp_wms_simulators.cin7core.tenant import SalesTenant
 from erp_wms_simulators.common import Clock, SlidingWindowLimiter, new_guid, stable_guid, utc_now
 from erp_wms_simulators.faults import FaultPlan
 
@@ -20,8 +22,8 @@ DEFAULT_CATEGORIES = ("General",)
 DEFAULT_UOMS = ("Item", "Each", "Pair", "Pack", "Box")
 
 
-class Cin7CoreState:
-    """One simulated Cin7 Core account."""
+class Cin7CoreState(SalesTenant):
+    """One simulated Cin7 Core account (sales, stock and webhooks: :class:`SalesTenant`)."""
 
     def __init__(self, clock: Clock = utc_now, company: str = "Demo Company") -> None:
         self.clock = clock
@@ -39,6 +41,7 @@ class Cin7CoreState:
         # 6 tries (1 min after the event, then +5/+10/+15/+20/+25 min); the webhook is deactivated when they fail
         self.callbacks = CallbackDispatcher("cin7core", self.faults, first_delay=CIN7_FIRST_DELAY,
                                             retry_schedule=CIN7_RETRY_SCHEDULE, deactivate_after=1)
+        self._init_sales()
 
     # ---- products ---------------------------------------------------------------------------
     def add_product(self, **fields: Any) -> dict[str, Any]:
@@ -138,6 +141,7 @@ class Cin7CoreState:
                 "locations": sorted(loc["Name"] for loc in self.locations.values()),
                 "categories": sorted(self.categories),
                 "uoms": sorted(self.uoms),
+                **self._sales_snapshot(),
             }
 
     def reset(self) -> None:
@@ -149,6 +153,7 @@ class Cin7CoreState:
             self.calls = 0
             self.throttled = 0
             self.limiter.reset()
+            self._reset_sales()
 
 
 def _location(location_id: str, name: str, is_default: bool, deprecated: bool, bins: Iterable[str],

@@ -6,8 +6,9 @@ too (``kind`` ``Allocation`` / ``Deallocation``) so a test can replay exactly ho
 
 Quantities spread over a product's batch rows at one location in a fixed order (earliest expiry, then batch
 name; the unbatched row first): allocation and issue take from the front, release from the back.
-``Available`` is always ``OnHand - Allocated``. Rows whose *available* quantity changed are remembered until
-:meth:`StockBook.take_changed` hands them to the ``Stock/AvailableStockLevelChanged`` webhook.
+``Available`` is always ``OnHand - Allocated``. Product × location pairs whose *available* quantity differs
+from what it was at the last :meth:`StockBook.take_changed` are handed to the
+``Stock/AvailableStockLevelChanged`` webhook (shipping moves on-hand and allocation together: no event).
 """
 
 from __future__ import annotations
@@ -92,11 +93,13 @@ class StockBook:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str, str], StockRow] = {}
         self.history: list[StockChange] = []
-        self._changed: dict[tuple[str, str], None] = {}
+        self._changed: dict[tuple[str, str], float] = {}  # (product, location) -> available before
+        self._pairs: dict[tuple[str, str], list[tuple[str, str, str]]] = {}  # (product, location) -> row keys
+        self._products: set[str] = set()
 
     # ---- reading ----------------------------------------------------------------------------
     def rows_of(self, product_id: str, location_id: str) -> list[StockRow]:
-        found = [r for r in self.rows.values() if r.product_id == product_id and r.location_id == location_id]
+        found = [self.rows[key] for key in self._pairs.get((product_id, location_id), ())]
         return sorted(found, key=lambda r: (r.batch != "", r.expiry or "9999", r.batch))
 
     def level(self, product_id: str, location_id: str) -> Level:
@@ -104,7 +107,7 @@ class StockBook:
         return Level(sum(r.on_hand for r in rows), sum(r.allocated for r in rows))
 
     def has_stock_record(self, product_id: str) -> bool:
-        return any(r.product_id == product_id for r in self.rows.values())
+        return product_id in self._products
 
     def movements(self, product_id: str) -> Iterator[StockChange]:
         """On-hand changes of a product, oldest first."""
@@ -112,7 +115,8 @@ class StockBook:
 
     def take_changed(self) -> list[tuple[str, str]]:
         """(product id, location id) pairs whose available quantity changed since the last call."""
-        changed = list(self._changed)
+        changed = [key for key, before in self._changed.items()
+                   if abs(self.level(key[0], key[1]).available - before) > EPSILON]
         self._changed.clear()
         return changed
 
@@ -121,6 +125,8 @@ class StockBook:
         key = (product_id, location_id, batch)
         if key not in self.rows:
             self.rows[key] = StockRow(product_id, location_id, batch, expiry)
+            self._pairs.setdefault((product_id, location_id), []).append(key)
+            self._products.add(product_id)
         elif expiry:
             self.rows[key].expiry = expiry
         return self.rows[key]
@@ -204,10 +210,15 @@ class StockBook:
         self.rows.clear()
         self.history.clear()
         self._changed.clear()
+        self._pairs.clear()
+        self._products.clear()
 
     def _apply(self, row: StockRow, on_hand_delta: float, allocated_delta: float, ref: MoveRef) -> None:
         if abs(on_hand_delta) <= EPSILON and abs(allocated_delta) <= EPSILON:
             return
+        key = (row.product_id, row.location_id)
+        if key not in self._changed:
+            self._changed[key] = self.level(*key).available
         row.on_hand = _tidy(row.on_hand + on_hand_delta)
         row.allocated = _tidy(row.allocated + allocated_delta)
         kind = ref.kind
@@ -219,8 +230,6 @@ class StockBook:
         self.history.append(change)
         if len(self.history) > HISTORY_LIMIT:
             del self.history[: len(self.history) - HISTORY_LIMIT]
-        if abs(on_hand_delta - allocated_delta) > EPSILON:
-            self._changed[(row.product_id, row.location_id)] = None
 
 
 def _tidy(value: float) -> float:

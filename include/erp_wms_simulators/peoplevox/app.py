@@ -3,7 +3,8 @@
 - ``POST /{clientId}/resources/integrationservicev4.asmx``: SOAP 1.1 IntegrationServiceV4
   (the ``resources/integrationservicev4.asmx`` part is matched ignoring case, as the real host does);
 - ``GET`` of the same URL with ``?wsdl``: the WSDL, whose address is the URL it was fetched from;
-- ``/_sim/...``: the admin API (see :mod:`erp_wms_simulators.peoplevox.admin`).
+- ``/_sim/...``: the admin API (see :mod:`erp_wms_simulators.peoplevox.admin`), including the simulated
+  warehouse under ``/_sim/{clientId}/warehouse/`` (see :mod:`erp_wms_simulators.peoplevox.warehouse_admin`).
 
 A malformed request is answered with HTTP 500 and a soap:Fault carrying a readable message; an
 unexpected error inside the simulator is logged here and answered the same way, never with a traceback.
@@ -29,6 +30,7 @@ from erp_wms_simulators.peoplevox.soap import (
     response_envelope,
 )
 from erp_wms_simulators.peoplevox.state import PeoplevoxState
+from erp_wms_simulators.peoplevox.warehouse_admin import router as warehouse_router
 from erp_wms_simulators.peoplevox.wsdl import OPERATION_DOCS, build_wsdl
 
 log = logging.getLogger(__name__)
@@ -43,8 +45,11 @@ def create_app(state: PeoplevoxState | None = None, settings: PeoplevoxSettings 
                   description="IntegrationServiceV4 (SOAP 1.1) plus a JSON admin API under /_sim/.")
     app.state.peoplevox = state if state is not None else PeoplevoxState()
     app.state.peoplevox_settings = settings if settings is not None else PeoplevoxSettings()
+    if app.state.peoplevox.settings is None:  # a Warehouse built from the state alone uses these settings
+        app.state.peoplevox.settings = app.state.peoplevox_settings
     app.middleware("http")(_fail_next)
     app.include_router(admin_router)
+    app.include_router(warehouse_router)
     app.add_api_route("/{client_id}/{folder}/{service}", _service_get, methods=["GET"],
                       include_in_schema=False)
     app.add_api_route("/{client_id}/{folder}/{service}", _service_post, methods=["POST"],

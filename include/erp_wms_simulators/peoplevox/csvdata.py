@@ -33,6 +33,15 @@ def write_csv(columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> str:
     return buffer.getvalue().removesuffix(LINE_END)
 
 
+def write_cells(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """Like :func:`write_csv` for rows already laid out as lists of cells (which may be ragged)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=LINE_END)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return buffer.getvalue().removesuffix(LINE_END)
+
+
 def read_csv(text: str) -> CsvTable:
     """Parse CSV text; the first non-blank line is the header. An empty document has an empty header."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))

@@ -3,6 +3,10 @@
 Business errors (unknown template, bad search clause, invalid session, refused records) are answered
 the Peoplevox way, with ``ResponseId = -1`` and the reason in ``Detail``; only a request the service
 cannot read at all raises :class:`SoapFault`.
+
+Faults from the state's plan consulted here: ``session_expiry`` (endpoint = operation) expires the caller's
+session, ``partial_save_failure`` (endpoint = template) fails single SaveData records with a temporary
+error, ``malformed_report_rows`` (endpoint = report) damages one row of a GetReportData page.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from erp_wms_simulators.peoplevox import reports
+from erp_wms_simulators.peoplevox import reactions, reports
 from erp_wms_simulators.peoplevox.csvdata import read_csv, write_csv
-from erp_wms_simulators.peoplevox.saving import SaveRejected, save_csv
-from erp_wms_simulators.peoplevox.search import SearchClauseError, compile_clause, evaluate
+from erp_wms_simulators.peoplevox.events import check_subscription
+from erp_wms_simulators.peoplevox.saving import Change, SaveRejected, save_csv
+from erp_wms_simulators.peoplevox.search import SearchClauseError, compile_clause, evaluate, retarget_numbers
 from erp_wms_simulators.peoplevox.settings import PeoplevoxSettings
 from erp_wms_simulators.peoplevox.soap import IntegrationResult, SoapRequest, boolean, child, integer, text
-from erp_wms_simulators.peoplevox.state import INVALID_SESSION, PeoplevoxState, Tenant
+from erp_wms_simulators.peoplevox.state import INVALID_SESSION, SESSION_EXPIRED, PeoplevoxState, Tenant
 from erp_wms_simulators.peoplevox.wsdl import EVENT_TYPES
 
 AUTH_FAILED = "Error: Failed to authenticate - unknown client id, username or password"
@@ -57,6 +62,9 @@ def dispatch(ctx: CallContext, request: SoapRequest) -> IntegrationResult:
                                           header.get("sessionid", ""), ctx.settings)
         if problem:
             return IntegrationResult.error(problem)
+        if ctx.state.faults.fires("session_expiry", request.operation) is not None:
+            ctx.state.tenants[ctx.client_id].sessions[header.get("sessionid", "").strip()].expired = True
+            return IntegrationResult.error(SESSION_EXPIRED)
         return HANDLERS[request.operation](ctx, request.body)
 
 
@@ -98,10 +106,12 @@ def get_data(ctx: CallContext, body: etree._Element) -> IntegrationResult:
         return template_not_found(name)
     page_no, size = page_bounds(ctx, request)
     try:
-        clause = compile_clause(text(request, "SearchClause"), spec.columns)
+        clause = compile_clause(text(request, "SearchClause"), spec.search_columns)
     except SearchClauseError as exc:
         return IntegrationResult.error(str(exc))
-    rows = [row for row in ctx.tenant.table(spec.name).values() if evaluate(clause, row)]
+    clause = retarget_numbers(clause, spec.numeric_aliases)
+    rows = [row for row in ctx.tenant.table(spec.name).values()
+            if evaluate(clause, spec.searchable(row, ctx.settings))]
     page = rows[(page_no - 1) * size: page_no * size]
     return IntegrationResult(total_count=len(rows), detail=write_csv(spec.columns, page))
 
@@ -121,10 +131,18 @@ def save_data(ctx: CallContext, body: etree._Element) -> IntegrationResult:
     if spec is None:
         return template_not_found(name)
     action = integer(request, "Action", 0)
+    changes: list[Change] = []
+    faults = ctx.state.faults
+
+    def fault() -> bool:
+        return faults.fires("partial_save_failure", spec.name) is not None
+
     try:
-        outcome = save_csv(ctx.tenant, spec, read_csv(text(request, "CsvData") or ""), action, ctx.settings)
+        outcome = save_csv(ctx.tenant, spec, read_csv(text(request, "CsvData") or ""), action, ctx.settings,
+                           fault=fault, changes=changes)
     except SaveRejected as exc:
         return IntegrationResult.error(str(exc))
+    reactions.after_save(ctx.state, ctx.client_id, ctx.settings, changes)
     if not outcome.failures:
         return IntegrationResult(total_count=outcome.saved, detail="", statuses=outcome.statuses)
     failed_all = outcome.saved == 0
@@ -155,7 +173,10 @@ def get_report_data(ctx: CallContext, body: etree._Element) -> IntegrationResult
     except (SearchClauseError, reports.ReportRequestError) as exc:
         return IntegrationResult.error(str(exc))
     page = rows[(page_no - 1) * size: page_no * size]
-    return IntegrationResult(total_count=len(rows), detail=write_csv(columns, page))
+    corruption = 0
+    if page and ctx.state.faults.fires("malformed_report_rows", report.name) is not None:
+        corruption = ctx.state.faults.count("malformed_report_rows")
+    return IntegrationResult(total_count=len(rows), detail=reports.render_page(columns, page, corruption))
 
 
 def _subscribe(ctx: CallContext, body: etree._Element, url_field: str,
@@ -168,9 +189,13 @@ def _subscribe(ctx: CallContext, body: etree._Element, url_field: str,
     if not url.lower().startswith(("http://", "https://")):
         return IntegrationResult.error(f"{url_field} must be an absolute http(s) URL")
     post_params = None if params_field is None else (text(body, params_field) or "")
+    filter_clause = text(body, "filter") or ""
+    problem = check_subscription(event_type, url, post_params, filter_clause, ctx.settings)
+    if problem:
+        return IntegrationResult.error(problem)
     subscription_id = ctx.state.add_subscription(
-        ctx.client_id, event_type, text(body, "filter") or "", url, post_params,
-        boolean(body, "encodeParameterData"), ctx.settings)
+        ctx.client_id, event_type, filter_clause, url, post_params, boolean(body, "encodeParameterData"),
+        ctx.settings)
     return IntegrationResult(detail=str(subscription_id))
 
 
@@ -186,6 +211,7 @@ def unsubscribe_event(ctx: CallContext, body: etree._Element) -> IntegrationResu
     subscription_id = integer(body, "subscriptionId", 0)
     if not ctx.state.remove_subscription(ctx.client_id, subscription_id):
         return IntegrationResult.error(f"Subscription {subscription_id} not found")
+    ctx.state.callbacks.cancel(str(subscription_id))  # queued callbacks of a removed subscription are not sent
     return IntegrationResult(detail="True")
 
 

@@ -283,6 +283,22 @@ def resolve_fields(node: Node, columns: Iterable[str]) -> Node:
     return node
 
 
+def retarget_numbers(node: Node, aliases: Mapping[str, str]) -> Node:
+    """Comparisons of an aliased column with a number go to its hidden id column (``Status == 5``)."""
+    if not aliases:
+        return node
+    if isinstance(node, Comparison):
+        alias = aliases.get(node.field)
+        if alias and isinstance(node.value, Decimal) and node.op not in ("contains", "startswith", "endswith"):
+            return Comparison(alias, node.op, node.value, node.pos)
+        return node
+    if isinstance(node, Not):
+        return Not(retarget_numbers(node.operand, aliases))
+    if isinstance(node, BoolOp):
+        return BoolOp(node.op, tuple(retarget_numbers(o, aliases) for o in node.operands))
+    return node
+
+
 def compile_clause(text: str | None, columns: Iterable[str]) -> Node:
     """Parse ``text`` and check its fields against ``columns`` in one step."""
     return resolve_fields(parse(text), list(columns))

@@ -3,7 +3,9 @@
 State is keyed by the Peoplevox client id (the first path segment of the service URL). Besides what the
 SOAP operations need, :class:`PeoplevoxState` offers an inspection / seeding API for tests and the
 scenario driver (``add_tenant``, ``records``, ``seed``, ``calls``). Every public method takes the state
-lock, so a test thread may inspect while the server thread serves.
+lock, so a test thread may inspect while the server thread serves. Each tenant also has a ``book``: the
+simulated warehouse's stock, order progress and history (driven through ``warehouse.Warehouse``), whose
+timestamps come from the injectable wall clock ``now``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from erp_wms_simulators.peoplevox.saving import map_columns, upsert_record
 from erp_wms_simulators.peoplevox.settings import PeoplevoxSettings
 from erp_wms_simulators.peoplevox.stock import StockBook
 from erp_wms_simulators.peoplevox.templates import ReportSpec, TemplateSpec
+
 
 def _utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
@@ -75,6 +78,7 @@ class PeoplevoxState:
                  now: Callable[[], datetime] | None = None) -> None:
         self.clock = clock
         self.now: Callable[[], datetime] = now or _utc_now  # wall clock of warehouse events and reports
+        self.settings: PeoplevoxSettings | None = None  # the serving app's settings (set by create_app)
         self.lock = threading.RLock()
         self.tenants: dict[str, Tenant] = {}
         self.calls: Counter[tuple[str, str]] = Counter()

@@ -129,6 +129,7 @@ class StockBook:
     goods_in: list[GoodsIn] = field(default_factory=list)
     events: list[EventRecord] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)
+    location_types: dict[str, str] = field(default_factory=dict)  # location -> Pick | Despatch | Quarantine
 
     def next_number(self, name: str, first: int = 1) -> int:
         """The next value of a named counter (history ids, despatch numbers, ...), starting at ``first``."""

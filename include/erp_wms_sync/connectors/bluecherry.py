@@ -158,9 +158,20 @@ class BlueCherryClient:
         for index, raw in enumerate(self._paged("orders", params)):
             yield BlueCherryOrder.from_raw(raw, f"order #{index + 1}")
 
-    def get_order(self, number: str) -> BlueCherryOrder:
-        """One order by ``orderNumber`` (an unknown number raises :class:`ApiRejected` with status 404)."""
-        return BlueCherryOrder.from_raw(self._get_json(f"orders/{quote(number, safe='')}", {}), f"order {number}")
+    def get_order(self, number: str) -> BlueCherryOrder | None:
+        """One order by ``orderNumber``; None when BlueCherry does not know it (404)."""
+        path = f"orders/{quote(number, safe='')}"
+        response = self.transport.request("GET", path, ok_statuses=(404,))
+        if response.status_code == 404:
+            return None
+        return BlueCherryOrder.from_raw(self._decode(response, f"GET {path}"), f"order {number}")
+
+    def set_order_wms_status(self, number: str, text: str) -> dict[str, Any]:
+        """Write the integration's warehouse status note onto the order (``wmsStatus``, ≤ 256 characters);
+        returns the order as answered (its ``updatedAt`` moved).
+        """
+        raw, _ = self._post_json(f"orders/{quote(number, safe='')}/wmsStatus", {"wmsStatus": text})
+        return _require_object(raw, f"POST orders/{number}/wmsStatus")
 
     def post_shipment(self, order_number: str, *, reference: str, cartons: Sequence[ShipmentCarton],
                       carrier: str = "", tracking_numbers: Sequence[str] = (),
@@ -223,11 +234,14 @@ class BlueCherryClient:
     def _post_json(self, path: str, body: Mapping[str, Any]) -> tuple[Any, bool]:
         """POST ``body``; returns the JSON answer and whether it was created now (201) or matched (200)."""
         response = self.transport.request("POST", path, json=body)
+        return self._decode(response, f"POST {path}"), response.status_code == 201
+
+    def _decode(self, response: Any, what: str) -> Any:
         try:
-            return response.json(), response.status_code == 201
+            return response.json()
         except ValueError:
             excerpt = trim(redact(response.text or "", self._secrets))
-            raise ApiResponseInvalid(SYSTEM, f"POST {path} did not answer JSON", status=response.status_code,
+            raise ApiResponseInvalid(SYSTEM, f"{what} did not answer JSON", status=response.status_code,
                                      body=excerpt, url=redact(response.url, self._secrets)) from None
 
     def test_connection(self) -> tuple[bool, str]:

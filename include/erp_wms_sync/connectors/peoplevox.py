@@ -9,13 +9,17 @@ client re-authenticates once and repeats that call; a second refusal raises :cla
 Data is exchanged as CSV: :meth:`PeoplevoxClient.get_data` pages through a template until
 ``TotalCount`` rows have been read, :meth:`PeoplevoxClient.save_data` sends batches and reports one
 :class:`RecordOutcome` per row (a refused batch fails its rows, it does not raise).
+:meth:`PeoplevoxClient.get_report` pages through a report the same way (a row whose cell count does not
+match the header raises :class:`ApiResponseInvalid`; quoted report dates are unwrapped, and
+:func:`report_datetime` parses them). Event subscriptions: :meth:`subscribe_event`,
+:meth:`subscribe_post_event`, :meth:`unsubscribe_event` (Peoplevox cannot list them: keep the ids).
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import zeep
@@ -31,19 +35,24 @@ from erp_wms_sync.connectors.peoplevox_soap import (
     csv_header,
     merge_outcomes,
     read_header,
+    read_report_rows,
     read_rows,
+    report_datetime,
     write_rows,
 )
 from erp_wms_sync.connectors.transport import HttpTransport, RetryPolicy, redact, trim
 from erp_wms_sync.errors import ApiAuthError, ApiError, ApiRejected, ApiResponseInvalid, ApiUnavailable
 
-__all__ = ["ITEM_TYPES", "PeoplevoxClient", "RecordOutcome"]
+__all__ = ["ITEM_TYPES", "SALES_ORDERS", "SALES_ORDER_ITEMS", "PeoplevoxClient", "RecordOutcome", "report_datetime"]
 
 log = logging.getLogger(__name__)
 
 SYSTEM = "peoplevox"
 ITEM_TYPES = "Item types"
 ITEM_KEY = "ItemCode"
+SALES_ORDERS = "Sales orders"
+SALES_ORDER_ITEMS = "Sales order items"
+ORDER_KEY = "SalesOrderNumber"
 MAX_PAGE_SIZE = 1000
 DEFAULT_MAX_PAGES = 10_000
 
@@ -167,23 +176,42 @@ class PeoplevoxClient:
 
     def get_data(self, template: str, search_clause: str = "") -> Iterator[dict[str, str]]:
         """Every row of ``template`` matching ``search_clause``, page by page."""
+        return self._paged("GetData", "getRequest", {"TemplateName": template, "SearchClause": search_clause},
+                           read_rows)
+
+    def get_report(self, report: str, columns: Sequence[str] = (), search_clause: str = "",
+                   order_by: str = "") -> Iterator[dict[str, str]]:
+        """Every row of ``report`` (only ``columns`` when given) matching ``search_clause``, page by page.
+
+        Report dates come back without their single quotes; parse them with :func:`report_datetime`.
+        """
+        request = {"TemplateName": report, "SearchClause": search_clause, "FilterClause": "", "OrderBy": order_by,
+                   "Columns": ",".join(f"[{column.strip().strip('[]')}]" for column in columns)}
+        return self._paged("GetReportData", "getReportRequest", request, read_report_rows)
+
+    def _paged(self, operation: str, argument: str, request: Mapping[str, Any],
+               reader: Callable[[str], list[dict[str, str]]]) -> Iterator[dict[str, str]]:
+        name = request["TemplateName"]
         seen = 0
         for page_no in range(1, self.max_pages + 1):
-            result = self._call("GetData", getRequest={
-                "TemplateName": template, "PageNo": page_no, "ItemsPerPage": self.page_size,
-                "SearchClause": search_clause})
+            result = self._call(operation, **{argument: {**request, "PageNo": page_no,
+                                                         "ItemsPerPage": self.page_size}})
             if not result.ok:
-                raise ApiRejected(SYSTEM, f"GetData '{template}' refused: {self._redact(result.detail)}",
+                raise ApiRejected(SYSTEM, f"{operation} '{name}' refused: {self._redact(result.detail)}",
                                   url=self.service_url)
-            rows = read_rows(result.detail)
+            try:
+                rows = reader(result.detail)
+            except ValueError as exc:
+                raise ApiResponseInvalid(SYSTEM, f"{operation} '{name}' page {page_no} is malformed: {exc}",
+                                         url=self.service_url) from None
             yield from rows
             seen += len(rows)
             if seen >= result.total_count:
                 return
             if not rows:
-                raise ApiResponseInvalid(SYSTEM, f"GetData '{template}' page {page_no} came back empty "
+                raise ApiResponseInvalid(SYSTEM, f"{operation} '{name}' page {page_no} came back empty "
                                          f"after {seen} of {result.total_count} rows", url=self.service_url)
-        raise ApiResponseInvalid(SYSTEM, f"GetData '{template}' still had rows after {self.max_pages} pages "
+        raise ApiResponseInvalid(SYSTEM, f"{operation} '{name}' still had rows after {self.max_pages} pages "
                                  f"({seen} rows read); refusing to page on", url=self.service_url)
 
     def get_save_template(self, template: str) -> list[str]:
@@ -231,6 +259,52 @@ class PeoplevoxClient:
     def save_item_types(self, rows: Sequence[Mapping[str, str]]) -> list[RecordOutcome]:
         """Upsert Item types by ``ItemCode``."""
         return self.save_data(ITEM_TYPES, rows, key=ITEM_KEY)
+
+    def iter_sales_orders(self, search_clause: str = "") -> Iterator[dict[str, str]]:
+        """Sales order headers (with their warehouse ``Status``), keyed by ``SalesOrderNumber``."""
+        return self.get_data(SALES_ORDERS, search_clause)
+
+    def save_sales_orders(self, rows: Sequence[Mapping[str, str]]) -> list[RecordOutcome]:
+        """Upsert sales order headers by ``SalesOrderNumber`` (``Status`` may only be ``Cancelled``)."""
+        return self.save_data(SALES_ORDERS, rows, key=ORDER_KEY)
+
+    def save_sales_order_items(self, rows: Sequence[Mapping[str, str]]) -> list[RecordOutcome]:
+        """Upsert order lines; each outcome's reference is the line's ``SalesOrderNumber``."""
+        return self.save_data(SALES_ORDER_ITEMS, rows, key=ORDER_KEY)
+
+    # -- event subscriptions ------------------------------------------------------------------------
+    def subscribe_event(self, event_type: str, callback_url: str, filter: str = "", encode: bool = True) -> int:
+        """Register a GET callback (``{Placeholder}`` tokens in ``callback_url``); returns the subscription id."""
+        result = self._call("SubscribeEvent", eventType=event_type, filter=filter, callbackUrl=callback_url,
+                            encodeParameterData=encode)
+        return self._subscription_id("SubscribeEvent", event_type, result)
+
+    def subscribe_post_event(self, event_type: str, post_url: str, post_params: str, filter: str = "",
+                             encode: bool = True) -> int:
+        """Register a POST callback whose form fields come from ``post_params`` (``a={X}&b={Y}``)."""
+        result = self._call("SubscribePostEvent", eventType=event_type, filter=filter, postUrl=post_url,
+                            postParams=post_params, encodeParameterData=encode)
+        return self._subscription_id("SubscribePostEvent", event_type, result)
+
+    def _subscription_id(self, operation: str, event_type: str, result: IntegrationResult) -> int:
+        if not result.ok:
+            raise ApiRejected(SYSTEM, f"{operation} {event_type} refused: {self._redact(result.detail)}",
+                              url=self.service_url)
+        try:
+            return int(result.detail.strip())
+        except ValueError:
+            raise ApiResponseInvalid(SYSTEM, f"{operation} {event_type} answered {trim(result.detail)!r} instead "
+                                     f"of a subscription id", url=self.service_url) from None
+
+    def unsubscribe_event(self, subscription_id: int) -> bool:
+        """Remove a subscription; ``False`` when Peoplevox does not know the id."""
+        result = self._call("UnsubscribeEvent", subscriptionId=subscription_id)
+        if result.ok:
+            return result.detail.strip().lower() == "true"
+        if "not found" in result.detail.lower():
+            return False
+        raise ApiRejected(SYSTEM, f"UnsubscribeEvent {subscription_id} refused: {self._redact(result.detail)}",
+                          url=self.service_url)
 
     def test_connection(self) -> tuple[bool, str]:
         """Authenticate and read the Item types save template; never raises an ApiError."""

@@ -16,6 +16,7 @@ import io
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -97,6 +98,44 @@ def read_rows(detail: str) -> list[dict[str, str]]:
             continue
         rows.append({column: cells[i] if i < len(cells) else "" for i, column in enumerate(header)})
     return rows
+
+
+def read_report_rows(detail: str) -> list[dict[str, str]]:
+    """Like :func:`read_rows`, but a row whose cell count differs from the header's raises ``ValueError``,
+    and values wrapped in single quotes (report dates such as ``'02/05/2024 10:00:00'``) are unwrapped."""
+    reader = csv.reader(io.StringIO(detail.lstrip("\ufeff"), newline=""))
+    header: list[str] = []
+    rows: list[dict[str, str]] = []
+    for cells in reader:
+        if not any(cell.strip() for cell in cells):
+            continue
+        if not header:
+            header = [cell.strip() for cell in cells]
+            continue
+        if len(cells) != len(header):
+            raise ValueError(f"row {len(rows) + 1} has {len(cells)} values but the header has {len(header)} "
+                             f"columns")
+        rows.append({column: unquote(cells[i]) for i, column in enumerate(header)})
+    return rows
+
+
+def unquote(value: str) -> str:
+    """``'02/05/2024 10:00:00'`` -> ``02/05/2024 10:00:00``; other values unchanged."""
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "'" else value
+
+
+REPORT_DATE_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M")
+
+
+def report_datetime(value: str) -> datetime:
+    """A report date (``dd/MM/yyyy HH:mm[:ss]``, quotes optional); ``ValueError`` names a bad value."""
+    text = unquote(value.strip())
+    for fmt in REPORT_DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise ValueError(f"{value!r} is not a Peoplevox report date (dd/MM/yyyy HH:mm:ss)")
 
 
 def read_header(detail: str) -> list[str]:

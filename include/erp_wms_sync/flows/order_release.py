@@ -326,10 +326,10 @@ def send_orders(wms: PeoplevoxClient, headers: list[dict[str, str]],
     lines = [line for h, its in zip(headers, items, strict=True) if h["SalesOrderNumber"] in accepted for line in its]
     line_errors: dict[str, list[str]] = {}
     if lines:
-        for line, outcome in zip(lines, wms.save_sales_order_items(lines), strict=False):
-            if not outcome.ok:
+        for line, line_outcome in zip(lines, wms.save_sales_order_items(lines), strict=False):
+            if not line_outcome.ok:
                 line_errors.setdefault(line["SalesOrderNumber"], []).append(
-                    f"line {line.get('Line')} {line['ItemCode']}: {outcome.message}")
+                    f"line {line.get('Line')} {line['ItemCode']}: {line_outcome.message}")
     results = []
     for header in headers:
         number = header["SalesOrderNumber"]
