@@ -266,3 +266,39 @@ def test_admin_pump_sends_queued_callbacks(receiver: Receiver) -> None:
         summary = requests.get(f"{server.url}/_sim/callbacks", timeout=5).json()
         assert summary["recent"][0]["event_type"] == "Product/Updated" and summary["recent"][0]["tries"] == 1
         assert "t0k3n" not in json.dumps(summary)
+
+
+def test_retry_knob_for_a_fire_once_simulator(receiver: Receiver) -> None:
+    clock = FakeClock()
+    dispatcher = CallbackDispatcher("peoplevox", clock=clock)
+    dispatcher.configure({"retry_schedule": [5, 30], "time_scale": 5})
+    assert dispatcher.settings()["retry_schedule"] == (5.0, 30.0)
+    dispatcher.enqueue(Delivery(f"{receiver.url}/fail", method="GET", event_type="GoodsReceived"))
+    tries = 0
+    for step in range(100):  # 0.1 s steps over 10 s
+        clock.now = step / 10
+        tries += dispatcher.pump()
+    assert tries == 3 and len(dispatcher.given_up) == 1
+    for bad in ({"retry_schedule": "5,30"}, {"time_scale": 0}, {"deactivate_after": 0}, {"colour": 1}):
+        with pytest.raises(ValueError):
+            dispatcher.configure(bad)
+    assert dispatcher.settings()["time_scale"] == 5.0
+
+
+def test_a_stopped_dispatcher_still_pumps_on_request(receiver: Receiver) -> None:
+    dispatcher = CallbackDispatcher("cin7core")
+    dispatcher.start(interval=5.0)
+    dispatcher.stop()
+    dispatcher.enqueue(webhook(receiver, "Sale/Undo"))
+    assert dispatcher.pump() == 1 and len(receiver.requests) == 1
+
+
+def test_admin_changes_callback_settings(receiver: Receiver) -> None:
+    state = BlueCherryState()
+    with ServerThread(create_bluecherry(state), name="bluecherry-callbacks") as server:
+        answer = requests.post(f"{server.url}/_sim/callbacks", json={"retry_schedule": [1, 2], "first_delay": 0},
+                               timeout=5)
+        assert answer.status_code == 200 and answer.json()["settings"]["retry_schedule"] == [1.0, 2.0]
+        assert state.callbacks.retry_schedule == (1.0, 2.0)
+        refused = requests.post(f"{server.url}/_sim/callbacks", json={"time_scale": -1}, timeout=5)
+        assert refused.status_code == 400 and "time_scale" in refused.json()["error"]["message"]

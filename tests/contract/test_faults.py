@@ -66,7 +66,7 @@ def sims() -> Iterator[Sims]:
         "bluecherry": create_bluecherry(bluecherry, BlueCherrySettings(rate_limit_per_minute=100_000)),
         "peoplevox": create_peoplevox(peoplevox),
     }
-    states = {"cin7core": cin7, "bluecherry": bluecherry, "peoplevox": peoplevox}
+    states: dict[str, Any] = {"cin7core": cin7, "bluecherry": bluecherry, "peoplevox": peoplevox}
     servers = {name: ServerThread(install_faults(app, states[name].faults), name=f"{name}-faults").start()
                for name, app in apps.items()}
     try:

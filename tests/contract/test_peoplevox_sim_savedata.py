@@ -162,8 +162,8 @@ def test_report_unknown_column_or_report(pvx: Pvx) -> None:
     bad_column = pvx.call("GetReportData", getReportRequest={
         "TemplateName": "Despatch summary", "PageNo": 1, "ItemsPerPage": 10, "Columns": "Weight"})
     assert bad_column.Detail == "Column 'Weight' is not a column of report 'Despatch summary'"
-    missing = pvx.call("GetReportColumns", templateName="Goods in summary")
-    assert (missing.ResponseId, missing.Detail) == (-1, "Template 'Goods in summary' not found")
+    missing = pvx.call("GetReportColumns", templateName="Customs Data")
+    assert (missing.ResponseId, missing.Detail) == (-1, "Template 'Customs Data' not found")
 
 
 # -- admin API, counters, demo --------------------------------------------------------------------

@@ -2,7 +2,8 @@
 driver): bulk seeding, stock, order actions, returns, a full dump and the simulated clock. No key, no rate
 limit; refusals use the API's JSON error shape.
 
-- ``POST /_sim/bulk``                       ``{"warehouses": [...], "styles": [...], "stock": [...]}`` (any part)
+- ``POST /_sim/bulk``                       ``{"warehouses": [...], "styles": [...], "stock": [...]}`` (any part;
+                                            warehouses and styles that exist already are left as they are)
 - ``POST /_sim/warehouses``                 one warehouse ``{"warehouse", "name", "city", "state", "country"}``
 - ``POST /_sim/stock``                      ``[{"sku", "warehouse", "onHand", "onOrder", "wip", "quarantine"}]``
 - ``GET  /_sim/stock?sku=&warehouse=``      one SKU's buckets in one warehouse (without ``sku``: every row
@@ -53,9 +54,11 @@ def orders_admin_router(state: BlueCherryState) -> APIRouter:
     async def bulk(request: Request) -> dict[str, Any]:
         body = as_object(await read_json(request), "The body")
         for warehouse in as_list(body.get("warehouses"), "warehouses", required=False):
-            _add_warehouse(state, as_object(warehouse, "A warehouse"))
+            if as_object(warehouse, "A warehouse").get("warehouse") not in state.warehouses:
+                _add_warehouse(state, warehouse)
         for style in as_list(body.get("styles"), "styles", required=False):
-            _add_style(state, as_object(style, "A style"))
+            if as_object(style, "A style").get("style") not in state.styles:
+                _add_style(state, style)
         _set_stock(state, as_list(body.get("stock"), "stock", required=False))
         return state.snapshot()
 
@@ -71,8 +74,11 @@ def orders_admin_router(state: BlueCherryState) -> APIRouter:
     def get_stock(request: Request) -> dict[str, Any]:
         query = CaseInsensitiveQuery.of(request)
         warehouse = query.get("warehouse") or ""
-        if query.get("sku"):
-            return state.inventory(query.get("sku") or "", warehouse)
+        sku = query.get("sku") or ""
+        if sku:
+            if sku not in state.sku_rows:
+                raise not_found(f"SKU '{sku}' was not found.")
+            return state.inventory(sku, warehouse)
         with state.lock:
             return {"rows": [render_row(row) for row in state.book.stock.sorted_rows()
                              if not warehouse or row["warehouse"] == warehouse]}

@@ -92,7 +92,8 @@ class BlueCherryErp:
             if location.erp not in state.warehouses:
                 state.add_warehouse(location.erp, f"{location.erp} distribution centre", country=self.brand.country)
         for style in catalogue.styles:
-            self._add_style(style)
+            if style.code not in state.styles:
+                self._add_style(style)
         for (code, place), quantity in catalogue.stock.items():
             state.set_stock(code, place, on_hand=quantity)
         return {"styles": len(catalogue.styles), "skus": len(catalogue.skus), "stock_rows": len(catalogue.stock)}

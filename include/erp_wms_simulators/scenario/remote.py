@@ -21,7 +21,7 @@ import requests
 
 from erp_wms_simulators.scenario.brands import Brand
 from erp_wms_simulators.scenario.catalogue import Catalogue, Sku, Style
-from erp_wms_simulators.scenario.erps import BLUECHERRY_SHIPPED, ErpOrder
+from erp_wms_simulators.scenario.erps import BLUECHERRY_SHIPPED, LAUNCH_STOCK, ErpOrder
 from erp_wms_simulators.scenario.plan import OrderSpec
 from erp_wms_simulators.scenario.wms import OPENING_PO
 
@@ -163,11 +163,18 @@ class RemoteBlueCherry:
         return {"styles": len(catalogue.styles), "skus": len(catalogue.skus), "stock_rows": len(stock)}
 
     def launch(self, style: Style, skus: Sequence[Sku]) -> bool:
-        stock = [{"sku": sku.code, "warehouse": loc.erp, "onHand": 12} for sku in skus for loc in self.brand.mapped]
+        if self._exists(skus[0].code if skus else ""):
+            return False  # launched earlier
+        stock = [{"sku": sku.code, "warehouse": loc.erp, "onHand": LAUNCH_STOCK} for sku in skus
+                 for loc in self.brand.mapped]
+        self.http.post("/_sim/bulk", {"styles": [_style(style)], "stock": stock})
+        return True
+
+    def _exists(self, sku: str) -> bool:
         try:
-            self.http.post("/_sim/bulk", {"styles": [_style(style)], "stock": stock})
+            self.http.get("/_sim/stock", sku=sku, warehouse=self.brand.mapped[0].erp)
         except RemoteRefused:
-            return False  # launched on an earlier day
+            return False
         return True
 
     def create_order(self, spec: OrderSpec, at: datetime) -> str:
