@@ -191,7 +191,7 @@ class Scenario:
                 report.bridge.update(bridge.run())
             if on_tick is not None:
                 with self.clock.running():
-                    on_tick(self.clock())
+                    on_tick(moment)
             report.ticks += 1
         for erp, side in self.wms.items():
             self._load_stock(erp)
