@@ -113,7 +113,13 @@ def _decide(ctx: RunContext, source: OrderSource, stamp: OrderStamp, record: Ord
             counts["dropped"] += 1
             return {"kind": "drop", "number": stamp.number, "reason": f"no longer releasable ({stamp.erp_status})"}
         return None
-    if record is not None and rules.same_stamp(record.erp_updated, stamp.updated) and known:
+    if stamp.order is not None and known and record is not None:
+        # the list carried the whole order: compare content, not stamps (a stamp may have a one-second grain)
+        header, items = build_rows(ctx, stamp.order, record.wms_order_number or rules.wms_number(stamp.order))
+        if rules.order_hash(header, items) == record.content_hash:
+            counts["unchanged"] += 1
+            return None
+    elif record is not None and rules.same_stamp(record.erp_updated, stamp.updated) and known:
         counts["unchanged"] += 1
         return None
     if stamp.order is None:

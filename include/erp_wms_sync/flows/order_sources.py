@@ -175,8 +175,10 @@ class BlueCherryOrders:
         row: Mapping[str, Any] = raw if isinstance(raw, Mapping) else getattr(raw, "raw", {})
         status = _text(row.get("status")).upper()
         ship_to = row.get("shipTo") or {}
-        lines = tuple(OrderLine(_text(line.get("sku")), _float(line.get("qty")) or 0.0, _float(line.get("price")),
-                                pos) for pos, line in enumerate(row.get("lines") or [], start=1))
+        lines = tuple(OrderLine(_text(line.get("sku")), _open_quantity(line), _float(line.get("price")),
+                                int(line.get("lineNo") or pos))
+                      for pos, line in enumerate(row.get("lines") or [], start=1) if _open_quantity(line) > 0
+                      or not _float(line.get("cancelled")))
         return ErpOrder(
             erp_id=_text(row.get("orderNumber")), number=_text(row.get("orderNumber")), state=self._state(status),
             erp_status=status, location=_text(row.get("warehouse")),
@@ -191,6 +193,11 @@ class BlueCherryOrders:
     def write_back(self, order: ErpOrder, text: str) -> str | None:
         result = self.client.set_order_wms_status(order.erp_id, text[:256])
         return _text((result or {}).get("updatedAt")) or None
+
+
+def _open_quantity(line: Mapping[str, Any]) -> float:
+    """Ordered minus cancelled: a BlueCherry line amended to zero stays on the order with its quantity cancelled."""
+    return (_float(line.get("qty")) or 0.0) - (_float(line.get("cancelled")) or 0.0)
 
 
 def order_source(integration: Integration, client: Any) -> OrderSource:
