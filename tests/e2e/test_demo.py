@@ -1,7 +1,7 @@
 """`make demo` for real: the simulators, the alert sinks and `airflow standalone` under a running scheduler.
 
 Checks what a user of the demo sees: the UI answers with the printed login, both sample item_master_sync DAGs run
-green against the simulators, the failed data checks alert by e-mail and Slack (task and DAG level callbacks run
+green against the simulators, the scenario's orders reach Peoplevox, the failed data checks alert by e-mail and Slack (task and DAG level callbacks run
 in the real scheduler here, unlike under dag.test()), every server listens on 127.0.0.1 only, and Ctrl-C stops
 everything the demo started.
 """
@@ -84,6 +84,9 @@ def test_make_demo_runs_the_sample_integrations_and_stops_cleanly(tmp_path: Path
         assert "northwind__item_master_sync failed: task data_check" in mails
         assert "bluebird__item_master_sync failed: task data_check" in mails
         assert "data_check" in (alerts / "slack.jsonl").read_text()
+        released = wait_for(lambda: requests.get(f"http://127.0.0.1:{pvx}/_sim/northwind/records/Sales orders",
+                                                 timeout=10).json(), 120, "orders released to Peoplevox", log)
+        assert all(number.startswith("SO-") for number in released), released
         listening = subprocess.run(["ss", "-Hltn"], capture_output=True, text=True, timeout=10).stdout
         for port in (api, cin7, pvx, bc, smtp, slack):
             assert f"127.0.0.1:{port} " in listening, f"port {port} is not on 127.0.0.1:\n{listening}"
