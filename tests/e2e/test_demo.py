@@ -1,9 +1,9 @@
 """`make demo` for real: the simulators, the alert sinks and `airflow standalone` under a running scheduler.
 
-Checks what a user of the demo sees: the UI answers with the printed login, both sample item_master_sync DAGs run
-green against the simulators, the scenario's orders reach Peoplevox, the failed data checks alert by e-mail and Slack (task and DAG level callbacks run
-in the real scheduler here, unlike under dag.test()), every server listens on 127.0.0.1 only, and Ctrl-C stops
-everything the demo started.
+Checks what a user of the demo sees: the UI answers with the printed login, both sample item_master_sync DAGs
+run green against the simulators, the scenario's orders reach Peoplevox, the failed data checks alert by e-mail
+and Slack (task callbacks run in the real scheduler here), every server listens on 127.0.0.1 only, and Ctrl-C
+stops everything the demo started.
 """
 
 from __future__ import annotations
