@@ -53,6 +53,8 @@ def test_valid_orders_go_once_held_ones_wait_for_the_fix(stack, wired, run_dag, 
     rerun = run_dag(DAG)
     assert task_states(rerun)["release_orders"] == "success"
     assert saves(stack) == before, "a re-run sends nothing"
+    fetched = rerun.get_task_instance("fetch_orders").xcom_pull(task_ids="fetch_orders")
+    assert fetched["detail_calls"] == 0 and fetched["revalidated"] == 2, "unchanged orders are not fetched again"
     window = {"window_start": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
               "window_end": (datetime.now(UTC) + timedelta(minutes=1)).isoformat()}
     run_dag(DAG, **window)
@@ -138,3 +140,16 @@ def test_a_rate_limited_cin7_slows_the_flow_but_loses_nothing(stack, wired, run_
     assert task_states(run)["fetch_orders"] == "success" and str(run.state) == "success"
     assert stack.cin7core.faults.count("rate_limit_burst" if status == 429 else "http_5xx") >= 1
     assert set(wms_orders(stack, "northwind")) == {s["Order"]["SaleOrderNumber"] for s in sales}
+
+
+def test_a_record_peoplevox_rejects_is_held_and_sent_again(stack, wired, run_dag, catalogue) -> None:
+    sales = [cin7_sale(stack, [(GOOD[0], 1)]) for _ in range(3)]
+    stack.peoplevox.faults.add_rule(FaultRule("partial_save_failure", endpoint="Sales orders", count=1))
+    first = run_dag(DAG)
+    assert task_states(first)["release_orders"] == "success"
+    rejected = [k for k in open_exceptions(wired, "northwind") if k.startswith("wms_write_rejected:")]
+    assert len(rejected) == 1 and len(wms_orders(stack, "northwind")) == 2
+    assert "Temporary failure" in open_exceptions(wired, "northwind")[rejected[0]].summary
+    run_dag(DAG)
+    assert set(wms_orders(stack, "northwind")) == {s["Order"]["SaleOrderNumber"] for s in sales}
+    assert not [k for k in open_exceptions(wired, "northwind") if k.startswith("wms_write_rejected:")]

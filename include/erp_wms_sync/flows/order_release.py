@@ -119,8 +119,8 @@ def _decide(ctx: RunContext, source: OrderSource, stamp: OrderStamp, record: Ord
         if rules.order_hash(header, items) == record.content_hash:
             counts["unchanged"] += 1
             return None
-    elif record is not None and rules.same_stamp(record.erp_updated, stamp.updated) and known:
-        counts["unchanged"] += 1
+    elif record is not None and rules.same_stamp(record.erp_updated, stamp.updated):
+        counts["unchanged"] += 1  # held / waiting orders are re-checked from the ledger's copy below
         return None
     if stamp.order is None:
         counts["detail_calls"] += 1
