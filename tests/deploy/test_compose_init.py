@@ -3,21 +3,18 @@
 The script is taken from the compose file (interpolated with the demo defaults) and run with the project's
 venv against a throw-away PostgreSQL server on 127.0.0.1 standing in for the ``postgres`` service (password
 authentication on, so the ledger role's password is really checked) and a SQLite Airflow metadata DB (the image's
-entrypoint migrates Airflow's DB before the script runs; here the test does). Skipped without PostgreSQL binaries.
+entrypoint migrates Airflow's DB before the script runs; here the test does). Skipped without PostgreSQL binaries
+or the psycopg2 driver.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import sqlite3
 import stat
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,42 +22,18 @@ from typing import Any
 import pytest
 
 from tests.deploy.compose_file import environment, init_script, load
+from tests.postgres import throwaway_postgres
 
 pytestmark = pytest.mark.postgres
 
 ADMIN_USER, ADMIN_PASSWORD = "airflow", "demo-airflow-db"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def postgres_port() -> Iterator[int]:
     """A PostgreSQL server on 127.0.0.1 whose superuser is the compose file's (scram password auth)."""
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if not (initdb and pg_ctl) or os.geteuid() == 0 and not shutil.which("runuser"):
-        pytest.skip("no PostgreSQL server binaries here")
-    data = Path(tempfile.mkdtemp(prefix="erp-wms-init-pg-"))
-    prefix = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
-    (data / "pw").write_text(ADMIN_PASSWORD + "\n")
-    if prefix:
-        shutil.chown(data, "nobody")
-        shutil.chown(data / "pw", "nobody")
-    port = _free_port()
-    subprocess.run([*prefix, initdb, "-D", str(data / "db"), "-U", ADMIN_USER, "--auth=scram-sha-256",
-                    f"--pwfile={data / 'pw'}"], check=True, capture_output=True, timeout=120)
-    subprocess.run([*prefix, pg_ctl, "-D", str(data / "db"), "-o", f"-h 127.0.0.1 -p {port} -k {data}",
-                    "-l", str(data / "log"), "-w", "start"], check=True, capture_output=True, timeout=60)
-    try:
+    with throwaway_postgres(ADMIN_USER, ADMIN_PASSWORD) as port:
         yield port
-    finally:
-        subprocess.run([*prefix, pg_ctl, "-D", str(data / "db"), "-m", "fast", "stop"], capture_output=True,
-                       timeout=60)
-        time.sleep(0.1)
-        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +12,7 @@ from sqlalchemy import inspect
 
 from erp_wms_sync.ledger import db, repo
 from erp_wms_sync.ledger.models import ExceptionRecord
+from tests.postgres import throwaway_postgres
 
 TABLES = {"cursors", "messages", "catalogue_items", "order_records", "stock_queue", "webhook_inbox", "exceptions",
           "exception_attempts", "check_results", "reconciliation_runs", "reconciliation_variances",
@@ -93,41 +89,14 @@ def test_database_password_is_masked() -> None:
     assert "s3cret" not in db.safe_url("postgresql+psycopg2://u:s3cret@h/db")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A throw-away PostgreSQL server on 127.0.0.1 when its binaries and a driver are installed."""
     if os.environ.get("ERP_WMS_TEST_POSTGRES_URL"):
         yield os.environ["ERP_WMS_TEST_POSTGRES_URL"]
         return
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    try:
-        import psycopg2  # noqa: F401
-    except ImportError:
-        initdb = None
-    if not (initdb and pg_ctl) or os.geteuid() == 0 and not shutil.which("runuser"):
-        pytest.skip("no PostgreSQL server binaries / driver here: migrations checked on SQLite only")
-    data = Path(tempfile.mkdtemp(prefix="erp-wms-pg-"))
-    port = _free_port()
-    prefix = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
-    if prefix:
-        shutil.chown(data, "nobody")
-    subprocess.run([*prefix, initdb, "-D", str(data / "db"), "-A", "trust", "-U", "ledger"], check=True,
-                   capture_output=True, timeout=120)
-    subprocess.run([*prefix, pg_ctl, "-D", str(data / "db"), "-o", f"-h 127.0.0.1 -p {port} -k {data}",
-                    "-l", str(data / "log"), "-w", "start"], check=True, capture_output=True, timeout=60)
-    try:
+    with throwaway_postgres("ledger", skip_reason=": migrations checked on SQLite only") as port:
         yield f"postgresql+psycopg2://ledger@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*prefix, pg_ctl, "-D", str(data / "db"), "-m", "fast", "stop"], capture_output=True,
-                       timeout=60)
-        time.sleep(0.1)
-        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.mark.postgres

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+import requests
+
 from erp_wms_sync.connectors.bluecherry_records import (
     BlueCherryAdjustment,
     BlueCherryOrder,
@@ -25,13 +27,15 @@ from erp_wms_sync.connectors.bluecherry_records import (
     BlueCherryStockRow,
     ShipmentCarton,
 )
-from erp_wms_sync.connectors.transport import HttpTransport, RetryPolicy, redact, shared_bucket, trim
-from erp_wms_sync.errors import ApiError, ApiResponseInvalid
+from erp_wms_sync.connectors.parsing import FieldReader, decode_json, iter_pages, text
+from erp_wms_sync.connectors.transport import HttpTransport, RetryPolicy, shared_bucket
+from erp_wms_sync.errors import ApiError
 
 SYSTEM = "bluecherry"
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
 MAX_PAGE_SIZE = 500
 MAX_PAGES = 10_000
+_read = FieldReader(SYSTEM)
 
 
 @dataclass(frozen=True)
@@ -59,15 +63,15 @@ class BlueCherrySku:
 
     @classmethod
     def from_raw(cls, raw: Any, where: str) -> BlueCherrySku:
-        row = _require_object(raw, where)
+        row = _read.obj(raw, where)
         return cls(
-            sku=_required_text(row, "sku", where), style=_required_text(row, "style", where),
-            color=_text(row.get("color")), color_name=_text(row.get("colorName")), size=_text(row.get("size")),
-            upc=_text(row.get("upc")), description=_text(row.get("description")),
-            division=_text(row.get("division")), season=_text(row.get("season")),
-            status=_text(row.get("status")), price=_number(row.get("price"), "price", where),
-            weight=_number(row.get("weight"), "weight", where),
-            updated_at=parse_timestamp(row.get("updatedAt"), f"{where} updatedAt"), raw=row,
+            sku=_read.required_text(row, "sku", where), style=_read.required_text(row, "style", where),
+            color=text(row.get("color")), color_name=text(row.get("colorName")), size=text(row.get("size")),
+            upc=text(row.get("upc")), description=text(row.get("description")),
+            division=text(row.get("division")), season=text(row.get("season")),
+            status=text(row.get("status")), price=_read.number(row.get("price"), "price", where),
+            weight=_read.number(row.get("weight"), "weight", where),
+            updated_at=_read.timestamp(row.get("updatedAt"), f"{where} updatedAt"), raw=row,
         )
 
 
@@ -88,17 +92,17 @@ class BlueCherryStyle:
 
     @classmethod
     def from_raw(cls, raw: Any, where: str) -> BlueCherryStyle:
-        row = _require_object(raw, where)
+        row = _read.obj(raw, where)
         colors = row.get("colors") or []
         if not isinstance(colors, list) or not isinstance(row.get("sizes") or [], list):
-            raise ApiResponseInvalid(SYSTEM, f"{where}: 'colors' and 'sizes' must be lists")
+            raise _read.invalid(f"{where}: 'colors' and 'sizes' must be lists")
         return cls(
-            style=_required_text(row, "style", where), style_name=_text(row.get("styleName")),
-            division=_text(row.get("division")), season=_text(row.get("season")),
-            status=_text(row.get("status")), size_scale=_text(row.get("sizeScale")),
-            sizes=tuple(_text(s) for s in row.get("sizes") or []),
-            colors=tuple(_text(c.get("color")) if isinstance(c, dict) else _text(c) for c in colors),
-            updated_at=parse_timestamp(row.get("updatedAt"), f"{where} updatedAt"), raw=row,
+            style=_read.required_text(row, "style", where), style_name=text(row.get("styleName")),
+            division=text(row.get("division")), season=text(row.get("season")),
+            status=text(row.get("status")), size_scale=text(row.get("sizeScale")),
+            sizes=tuple(text(s) for s in row.get("sizes") or []),
+            colors=tuple(text(c.get("color")) if isinstance(c, dict) else text(c) for c in colors),
+            updated_at=_read.timestamp(row.get("updatedAt"), f"{where} updatedAt"), raw=row,
         )
 
 
@@ -111,8 +115,8 @@ class BlueCherryWarehouse:
 
     @classmethod
     def from_raw(cls, raw: Any, where: str) -> BlueCherryWarehouse:
-        row = _require_object(raw, where)
-        return cls(code=_required_text(row, "warehouse", where), name=_text(row.get("name")),
+        row = _read.obj(raw, where)
+        return cls(code=_read.required_text(row, "warehouse", where), name=text(row.get("name")),
                    active=bool(row.get("active", True)), raw=row)
 
 
@@ -136,8 +140,7 @@ class BlueCherryClient:
 
     def iter_skus(self, updated_since: datetime | None = None) -> Iterator[BlueCherrySku]:
         """SKUs (all, or updated at or after ``updated_since``), page by page."""
-        params = {"updatedSince": format_timestamp(updated_since)} if updated_since is not None else {}
-        for index, raw in enumerate(self._paged("skus", params)):
+        for index, raw in enumerate(self._paged("skus", _since(updated_since))):
             yield BlueCherrySku.from_raw(raw, f"sku #{index + 1}")
 
     def iter_styles(self) -> Iterator[BlueCherryStyle]:
@@ -171,7 +174,7 @@ class BlueCherryClient:
         returns the order as answered (its ``updatedAt`` moved).
         """
         raw, _ = self._post_json(f"orders/{quote(number, safe='')}/wmsStatus", {"wmsStatus": text})
-        return _require_object(raw, f"POST orders/{number}/wmsStatus")
+        return _read.obj(raw, f"POST orders/{number}/wmsStatus")
 
     def post_shipment(self, order_number: str, *, reference: str, cartons: Sequence[ShipmentCarton],
                       carrier: str = "", tracking_numbers: Sequence[str] = (),
@@ -236,13 +239,8 @@ class BlueCherryClient:
         response = self.transport.request("POST", path, json=body)
         return self._decode(response, f"POST {path}"), response.status_code == 201
 
-    def _decode(self, response: Any, what: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            excerpt = trim(redact(response.text or "", self._secrets))
-            raise ApiResponseInvalid(SYSTEM, f"{what} did not answer JSON", status=response.status_code,
-                                     body=excerpt, url=redact(response.url, self._secrets)) from None
+    def _decode(self, response: requests.Response, what: str) -> Any:
+        return decode_json(SYSTEM, response, what, self._secrets)
 
     def test_connection(self) -> tuple[bool, str]:
         try:
@@ -252,25 +250,15 @@ class BlueCherryClient:
         return True, f"Connected to BlueCherry ({len(warehouses)} warehouses visible)"
 
     def _paged(self, path: str, params: Mapping[str, Any]) -> Iterator[Any]:
-        seen = 0
-        for page in range(1, self.max_pages + 1):
+        def fetch(page: int) -> tuple[int, list[Any]]:
             body = self._get_json(path, {**params, "page": page, "pageSize": self.page_size})
-            total, rows = _page_parts(body, f"GET {path} page {page}")
-            yield from rows
-            seen += len(rows)
-            if seen >= total or len(rows) < self.page_size:
-                return
-        raise ApiResponseInvalid(SYSTEM, f"GET {path}: still full pages after {self.max_pages} pages "
-                                         f"({seen} rows, total says {total}); stopped to avoid an endless loop")
+            return _read.page(body, f"GET {path} page {page}", list_key="data", total_key="total")
+
+        return iter_pages(fetch, system=SYSTEM, what=f"GET {path}", page_size=self.page_size,
+                          max_pages=self.max_pages, total_key="total")
 
     def _get_json(self, path: str, params: Mapping[str, Any]) -> Any:
-        response = self.transport.request("GET", path, params=params)
-        try:
-            return response.json()
-        except ValueError:
-            excerpt = trim(redact(response.text or "", self._secrets))
-            raise ApiResponseInvalid(SYSTEM, f"GET {path} did not answer JSON", status=response.status_code,
-                                     body=excerpt, url=redact(response.url, self._secrets)) from None
+        return self._decode(self.transport.request("GET", path, params=params), f"GET {path}")
 
 
 def _since(updated_since: datetime | None) -> dict[str, Any]:
@@ -281,50 +269,3 @@ def format_timestamp(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("updated_since must be timezone-aware")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_timestamp(value: Any, where: str) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ApiResponseInvalid(SYSTEM, f"{where}: expected a date-time string, got {type(value).__name__}")
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ApiResponseInvalid(SYSTEM, f"{where}: '{value}' is not an ISO 8601 date-time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _page_parts(body: Any, where: str) -> tuple[int, list[Any]]:
-    page = _require_object(body, where)
-    rows, total = page.get("data"), page.get("total")
-    if not isinstance(rows, list):
-        raise ApiResponseInvalid(SYSTEM, f"{where}: the answer has no 'data' list "
-                                         f"(keys: {', '.join(sorted(page)) or 'none'})")
-    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        raise ApiResponseInvalid(SYSTEM, f"{where}: 'total' is missing or not a count (got {total!r})")
-    return total, rows
-
-
-def _require_object(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ApiResponseInvalid(SYSTEM, f"{where}: expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _required_text(row: Mapping[str, Any], key: str, where: str) -> str:
-    if key not in row or row[key] is None:
-        raise ApiResponseInvalid(SYSTEM, f"{where}: '{key}' is missing")
-    return _text(row[key])
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _number(value: Any, key: str, where: str) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ApiResponseInvalid(SYSTEM, f"{where}: '{key}' is not a number (got {value!r})")
-    return float(value)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from erp_wms_sync.errors import ApiResponseInvalid
+from erp_wms_sync.connectors.parsing import FieldReader, text
 
 SYSTEM = "bluecherry"
+_read = FieldReader(SYSTEM, blank_is_missing=True)
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,12 @@ class BlueCherryOrderLine:
 
     @classmethod
     def from_raw(cls, raw: Any, where: str) -> BlueCherryOrderLine:
-        row = obj(raw, where)
-        return cls(sku=required_text(row, "sku", where), qty=count(row, "qty", where),
-                   price=number(row.get("price"), "price", where) or 0.0, allocated=count(row, "allocated", where),
-                   picked=count(row, "picked", where), shipped=count(row, "shipped", where),
-                   cancelled=count(row, "cancelled", where), returned=count(row, "returned", where))
+        row = _read.obj(raw, where)
+        return cls(sku=_read.required_text(row, "sku", where), qty=_read.count(row, "qty", where),
+                   price=_read.number(row.get("price"), "price", where) or 0.0,
+                   allocated=_read.count(row, "allocated", where), picked=_read.count(row, "picked", where),
+                   shipped=_read.count(row, "shipped", where), cancelled=_read.count(row, "cancelled", where),
+                   returned=_read.count(row, "returned", where))
 
 
 @dataclass(frozen=True)
@@ -60,21 +62,22 @@ class BlueCherryOrder:
 
     @classmethod
     def from_raw(cls, raw: Any, where: str) -> BlueCherryOrder:
-        row = obj(raw, where)
-        number_ = required_text(row, "orderNumber", where)
+        row = _read.obj(raw, where)
+        number_ = _read.required_text(row, "orderNumber", where)
         lines = row.get("lines")
         if not isinstance(lines, list):
-            raise ApiResponseInvalid(SYSTEM, f"{where} (order {number_}): 'lines' must be a list")
+            raise _read.invalid(f"{where} (order {number_}): 'lines' must be a list")
         ship_to = row.get("shipTo") or {}
-        return cls(order_number=number_, customer_po=text(row.get("customerPo")), division=text(row.get("division")),
-                   customer=text(row.get("customer")), warehouse=text(row.get("warehouse")),
-                   status=required_text(row, "status", where), on_hold=bool(row.get("onHold", False)),
-                   revision=count(row, "revision", where, default=1),
+        return cls(order_number=number_, customer_po=text(row.get("customerPo")),
+                   division=text(row.get("division")), customer=text(row.get("customer")),
+                   warehouse=text(row.get("warehouse")),
+                   status=_read.required_text(row, "status", where), on_hold=bool(row.get("onHold", False)),
+                   revision=_read.count(row, "revision", where, default=1),
                    lines=tuple(BlueCherryOrderLine.from_raw(line, f"{where} (order {number_}) line {i}")
                                for i, line in enumerate(lines, start=1)),
                    ship_to=ship_to if isinstance(ship_to, dict) else {},
-                   order_date=timestamp(row.get("orderDate"), f"{where} orderDate"),
-                   updated_at=timestamp(row.get("updatedAt"), f"{where} updatedAt"), raw=row)
+                   order_date=_read.timestamp(row.get("orderDate"), f"{where} orderDate"),
+                   updated_at=_read.timestamp(row.get("updatedAt"), f"{where} updatedAt"), raw=row)
 
 
 @dataclass(frozen=True)
@@ -114,23 +117,19 @@ class BlueCherryShipment:
 
     @classmethod
     def from_raw(cls, raw: Any, where: str, created: bool = False) -> BlueCherryShipment:
-        row = obj(raw, where)
-        cartons = []
-        for index, carton in enumerate(row.get("cartons") or [], start=1):
-            spot = f"{where} carton {index}"
-            body = obj(carton, spot)
-            lines = tuple((required_text(obj(line, spot), "sku", spot), count(line, "qty", spot))
-                          for line in body.get("lines") or [])
-            cartons.append(ShipmentCarton(text(body.get("cartonNo")), lines))
+        row = _read.obj(raw, where)
+        cartons = tuple(ShipmentCarton(text(body.get("cartonNo")), _carton_lines(body.get("lines"), spot))
+                        for spot, body in _read.objects(row.get("cartons"), where, "carton"))
         tracking = row.get("trackingNumbers") or []
         if not isinstance(tracking, list):
-            raise ApiResponseInvalid(SYSTEM, f"{where}: 'trackingNumbers' must be a list")
-        return cls(shipment_number=required_text(row, "shipmentNumber", where),
-                   order_number=required_text(row, "orderNumber", where), pick_ticket=text(row.get("pickTicket")),
-                   ship_date=timestamp(row.get("shipDate"), f"{where} shipDate"), carrier=text(row.get("carrier")),
-                   tracking_numbers=tuple(text(t) for t in tracking), cartons=tuple(cartons),
+            raise _read.invalid(f"{where}: 'trackingNumbers' must be a list")
+        return cls(shipment_number=_read.required_text(row, "shipmentNumber", where),
+                   order_number=_read.required_text(row, "orderNumber", where),
+                   pick_ticket=text(row.get("pickTicket")),
+                   ship_date=_read.timestamp(row.get("shipDate"), f"{where} shipDate"),
+                   carrier=text(row.get("carrier")), tracking_numbers=tuple(text(t) for t in tracking), cartons=cartons,
                    reference=text(row.get("reference")),
-                   updated_at=timestamp(row.get("updatedAt"), f"{where} updatedAt"), created=created, raw=row)
+                   updated_at=_read.timestamp(row.get("updatedAt"), f"{where} updatedAt"), created=created, raw=row)
 
 
 @dataclass(frozen=True)
@@ -142,6 +141,14 @@ class BlueCherryReturnLine:
     received: int
     received_sellable: int
     received_damaged: int
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any], where: str) -> BlueCherryReturnLine:
+        return cls(sku=_read.required_text(item, "sku", where), qty=_read.count(item, "qty", where),
+                   reason_code=text(item.get("reasonCode")), condition=text(item.get("condition")),
+                   received=_read.count(item, "received", where),
+                   received_sellable=_read.count(item, "receivedSellable", where),
+                   received_damaged=_read.count(item, "receivedDamaged", where))
 
 
 @dataclass(frozen=True)
@@ -160,20 +167,13 @@ class BlueCherryReturn:
 
     @classmethod
     def from_raw(cls, raw: Any, where: str, created: bool = False) -> BlueCherryReturn:
-        row = obj(raw, where)
-        lines = []
-        for index, line in enumerate(row.get("lines") or [], start=1):
-            spot = f"{where} line {index}"
-            item = obj(line, spot)
-            lines.append(BlueCherryReturnLine(
-                sku=required_text(item, "sku", spot), qty=count(item, "qty", spot),
-                reason_code=text(item.get("reasonCode")), condition=text(item.get("condition")),
-                received=count(item, "received", spot), received_sellable=count(item, "receivedSellable", spot),
-                received_damaged=count(item, "receivedDamaged", spot)))
-        return cls(ra_number=required_text(row, "raNumber", where), order_number=text(row.get("orderNumber")),
-                   warehouse=text(row.get("warehouse")), status=required_text(row, "status", where),
-                   lines=tuple(lines), credit_memos=tuple(text(m) for m in row.get("creditMemos") or []),
-                   updated_at=timestamp(row.get("updatedAt"), f"{where} updatedAt"), created=created, raw=row)
+        row = _read.obj(raw, where)
+        lines = tuple(BlueCherryReturnLine.from_json(item, spot)
+                      for spot, item in _read.objects(row.get("lines"), where, "line"))
+        return cls(ra_number=_read.required_text(row, "raNumber", where), order_number=text(row.get("orderNumber")),
+                   warehouse=text(row.get("warehouse")), status=_read.required_text(row, "status", where),
+                   lines=lines, credit_memos=tuple(text(m) for m in row.get("creditMemos") or []),
+                   updated_at=_read.timestamp(row.get("updatedAt"), f"{where} updatedAt"), created=created, raw=row)
 
 
 @dataclass(frozen=True)
@@ -193,12 +193,13 @@ class BlueCherryStockRow:
 
     @classmethod
     def from_raw(cls, raw: Any, where: str) -> BlueCherryStockRow:
-        row = obj(raw, where)
-        return cls(sku=required_text(row, "sku", where), warehouse=required_text(row, "warehouse", where),
-                   on_hand=count(row, "onHand", where, signed=True), allocated=count(row, "allocated", where),
-                   picked=count(row, "picked", where), available=count(row, "available", where, signed=True),
-                   on_order=count(row, "onOrder", where), wip=count(row, "wip", where),
-                   updated_at=timestamp(row.get("updatedAt"), f"{where} updatedAt"), raw=row)
+        row = _read.obj(raw, where)
+        return cls(sku=_read.required_text(row, "sku", where), warehouse=_read.required_text(row, "warehouse", where),
+                   on_hand=_read.count(row, "onHand", where, signed=True),
+                   allocated=_read.count(row, "allocated", where), picked=_read.count(row, "picked", where),
+                   available=_read.count(row, "available", where, signed=True),
+                   on_order=_read.count(row, "onOrder", where), wip=_read.count(row, "wip", where),
+                   updated_at=_read.timestamp(row.get("updatedAt"), f"{where} updatedAt"), raw=row)
 
 
 @dataclass(frozen=True)
@@ -215,55 +216,16 @@ class BlueCherryAdjustment:
 
     @classmethod
     def from_raw(cls, raw: Any, where: str, created: bool = False) -> BlueCherryAdjustment:
-        row = obj(raw, where)
-        changes = tuple((required_text(obj(line, where), "sku", where), count(line, "before", where, signed=True),
-                         count(line, "after", where, signed=True)) for line in row.get("lines") or [])
-        return cls(adjustment_number=required_text(row, "adjustmentNumber", where),
+        row = _read.obj(raw, where)
+        changes = tuple((_read.required_text(_read.obj(line, where), "sku", where),
+                         _read.count(line, "before", where, signed=True),
+                         _read.count(line, "after", where, signed=True)) for line in row.get("lines") or [])
+        return cls(adjustment_number=_read.required_text(row, "adjustmentNumber", where),
                    reference=text(row.get("reference")), warehouse=text(row.get("warehouse")),
                    reason=text(row.get("reason")), changes=changes, created=created, raw=row)
 
 
-# ---- field readers -----------------------------------------------------------------------------------
-def obj(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ApiResponseInvalid(SYSTEM, f"{where}: expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def required_text(row: Mapping[str, Any], key: str, where: str) -> str:
-    if key not in row or row[key] is None or row[key] == "":
-        raise ApiResponseInvalid(SYSTEM, f"{where}: '{key}' is missing")
-    return text(row[key])
-
-
-def count(row: Mapping[str, Any], key: str, where: str, *, default: int = 0, signed: bool = False) -> int:
-    value = row.get(key, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or (value < 0 and not signed):
-        raise ApiResponseInvalid(SYSTEM, f"{where}: '{key}' is not a whole number of at least 0 (got {value!r})")
-    return value
-
-
-def number(value: Any, key: str, where: str) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ApiResponseInvalid(SYSTEM, f"{where}: '{key}' is not a number (got {value!r})")
-    return float(value)
-
-
-def timestamp(value: Any, where: str) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ApiResponseInvalid(SYSTEM, f"{where}: expected a date-time string, got {type(value).__name__}")
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ApiResponseInvalid(SYSTEM, f"{where}: '{value}' is not an ISO 8601 date-time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+def _carton_lines(lines: Any, where: str) -> tuple[tuple[str, int], ...]:
+    """``(sku, qty)`` of each line of a carton (errors name the carton)."""
+    return tuple((_read.required_text(_read.obj(line, where), "sku", where), _read.count(line, "qty", where))
+                 for line in lines or [])

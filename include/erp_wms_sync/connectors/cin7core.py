@@ -17,14 +17,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from erp_wms_sync.connectors.transport import HttpTransport, RetryPolicy, redact, shared_bucket, trim
-from erp_wms_sync.errors import ApiError, ApiResponseInvalid
+import requests
+
+from erp_wms_sync.connectors.parsing import FieldReader, decode_json, iter_pages, text
+from erp_wms_sync.connectors.transport import HttpTransport, RetryPolicy, shared_bucket
+from erp_wms_sync.errors import ApiError
 
 SYSTEM = "cin7core"
 MAX_LIMIT = 1000
 MAX_PAGES = 10_000
 # 429s mean another process shares the key's 60-per-minute window: back off long enough to see it slide.
 DEFAULT_RETRY = RetryPolicy(max_attempts=6, backoff_base=2.0, backoff_max=60.0)
+_read = FieldReader(SYSTEM)
 
 
 @dataclass(frozen=True)
@@ -52,16 +56,16 @@ class Cin7Product:
 
     @classmethod
     def from_raw(cls, raw: Any, where: str) -> Cin7Product:
-        row = _require_object(raw, where)
+        row = _read.obj(raw, where)
         return cls(
-            id=_required_text(row, "ID", where), sku=_required_text(row, "SKU", where),
-            name=_required_text(row, "Name", where), barcode=_text(row.get("Barcode")),
-            category=_text(row.get("Category")), brand=_text(row.get("Brand")), uom=_text(row.get("UOM")),
-            status=_text(row.get("Status")), description=_text(row.get("Description")),
-            short_description=_text(row.get("ShortDescription")),
-            weight=_number(row.get("Weight"), "Weight", where), price=_number(row.get("PriceTier1"),
-                                                                              "PriceTier1", where),
-            last_modified=parse_cin7_datetime(row.get("LastModifiedOn"), f"{where} LastModifiedOn"), raw=row,
+            id=_read.required_text(row, "ID", where), sku=_read.required_text(row, "SKU", where),
+            name=_read.required_text(row, "Name", where), barcode=text(row.get("Barcode")),
+            category=text(row.get("Category")), brand=text(row.get("Brand")), uom=text(row.get("UOM")),
+            status=text(row.get("Status")), description=text(row.get("Description")),
+            short_description=text(row.get("ShortDescription")),
+            weight=_read.number(row.get("Weight"), "Weight", where),
+            price=_read.number(row.get("PriceTier1"), "PriceTier1", where),
+            last_modified=_read.timestamp(row.get("LastModifiedOn"), f"{where} LastModifiedOn"), raw=row,
         )
 
 
@@ -78,14 +82,14 @@ class Cin7Location:
 
     @classmethod
     def from_raw(cls, raw: Any, where: str) -> Cin7Location:
-        row = _require_object(raw, where)
+        row = _read.obj(raw, where)
         bins = row.get("Bins") or []
         if not isinstance(bins, list):
-            raise ApiResponseInvalid(SYSTEM, f"{where}: 'Bins' is not a list")
-        return cls(id=_required_text(row, "ID", where), name=_required_text(row, "Name", where),
+            raise _read.invalid(f"{where}: 'Bins' is not a list")
+        return cls(id=_read.required_text(row, "ID", where), name=_read.required_text(row, "Name", where),
                    is_default=bool(row.get("IsDefault")),
                    is_deprecated=bool(row.get("IsDeprecated", row.get("Deprecated", False))),
-                   bins=tuple(_text(b.get("Name")) for b in bins if isinstance(b, dict)), raw=row)
+                   bins=tuple(text(b.get("Name")) for b in bins if isinstance(b, dict)), raw=row)
 
 
 class Cin7CoreClient:
@@ -130,8 +134,8 @@ class Cin7CoreClient:
         if updated_since is not None:
             params["UpdatedSince"] = format_cin7_datetime(updated_since)
         for index, raw in enumerate(self._paged("saleList", "SaleList", params, id_key="SaleID")):
-            row = _require_object(raw, f"saleList row #{index + 1}")
-            _required_text(row, "SaleID", f"saleList row #{index + 1}")
+            row = _read.obj(raw, f"saleList row #{index + 1}")
+            _read.required_text(row, "SaleID", f"saleList row #{index + 1}")
             yield row
 
     def get_sale(self, sale_id: str) -> dict[str, Any] | None:
@@ -139,53 +143,38 @@ class Cin7CoreClient:
         response = self.transport.request("GET", "sale", params={"ID": sale_id}, ok_statuses=(404,))
         if response.status_code == 404:
             return None
-        return _require_object(self._decode(response, "GET sale"), f"GET sale {sale_id}")
+        return _read.obj(self._decode(response, "GET sale"), f"GET sale {sale_id}")
 
     def update_sale(self, sale_id: str, **fields: Any) -> dict[str, Any]:
         """PUT /sale with the given header fields (e.g. ``AdditionalAttributes``); returns the updated sale."""
         response = self.transport.request("PUT", "sale", json={"ID": sale_id, **fields})
-        return _require_object(self._decode(response, "PUT sale"), f"PUT sale {sale_id}")
+        return _read.obj(self._decode(response, "PUT sale"), f"PUT sale {sale_id}")
 
     def me(self) -> dict[str, Any]:
         """The account summary (``Company``, ``Currency``…): the cheapest authenticated call."""
-        return _require_object(self._get_json("me", {}), "GET me")
+        return _read.obj(self._get_json("me", {}), "GET me")
 
     def test_connection(self) -> tuple[bool, str]:
         try:
-            company = _text(self.me().get("Company")) or "an unnamed company"
+            company = text(self.me().get("Company")) or "an unnamed company"
         except ApiError as exc:
             return False, str(exc)
         return True, f"Connected to Cin7 Core as {company}"
 
     # ---- paging and decoding ----------------------------------------------------------------
     def _paged(self, path: str, list_key: str, params: Mapping[str, Any], id_key: str = "ID") -> Iterator[Any]:
-        seen = 0
-        previous_ids: list[Any] | None = None
-        for page in range(1, self.max_pages + 1):
+        def fetch(page: int) -> tuple[int, list[Any]]:
             body = self._get_json(path, {**params, "Page": page, "Limit": self.page_limit})
-            total, rows = _page_parts(body, list_key, f"GET {path} page {page}")
-            ids = [row.get(id_key) if isinstance(row, dict) else None for row in rows]
-            if rows and ids == previous_ids:
-                raise ApiResponseInvalid(SYSTEM, f"GET {path}: page {page} repeats page {page - 1}; "
-                                                 "the server ignores paging")
-            previous_ids = ids
-            yield from rows
-            seen += len(rows)
-            if seen >= total or len(rows) < self.page_limit:
-                return
-        raise ApiResponseInvalid(SYSTEM, f"GET {path}: still full pages after {self.max_pages} pages "
-                                         f"({seen} rows, Total says {total}); stopped to avoid an endless loop")
+            return _read.page(body, f"GET {path} page {page}", list_key=list_key, total_key="Total")
+
+        return iter_pages(fetch, system=SYSTEM, what=f"GET {path}", page_size=self.page_limit,
+                          max_pages=self.max_pages, total_key="Total", id_key=id_key)
 
     def _get_json(self, path: str, params: Mapping[str, Any]) -> Any:
         return self._decode(self.transport.request("GET", path, params=params), f"GET {path}")
 
-    def _decode(self, response: Any, what: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            excerpt = trim(redact(response.text or "", self._secrets))
-            raise ApiResponseInvalid(SYSTEM, f"{what} did not answer JSON", status=response.status_code,
-                                     body=excerpt, url=redact(response.url, self._secrets)) from None
+    def _decode(self, response: requests.Response, what: str) -> Any:
+        return decode_json(SYSTEM, response, what, self._secrets)
 
 
 def format_cin7_datetime(moment: datetime) -> str:
@@ -193,58 +182,3 @@ def format_cin7_datetime(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("modified_since must be timezone-aware (UTC is what Cin7 Core expects)")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def parse_cin7_datetime(value: Any, where: str) -> datetime | None:
-    """An aware UTC datetime from the API's text (``Z`` optional, fraction of any length); None if empty."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ApiResponseInvalid(SYSTEM, f"{where}: expected a date-time string, got {type(value).__name__}")
-    text = value.strip()
-    if "." in text:  # .NET writes up to 7 fraction digits; Python reads at most 6
-        head, _, tail = text.partition(".")
-        digits = "".join(ch for ch in tail if ch.isdigit())
-        text = f"{head}.{digits[:6].ljust(6, '0')}{tail[len(digits):]}"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ApiResponseInvalid(SYSTEM, f"{where}: '{value}' is not an ISO 8601 date-time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _page_parts(body: Any, list_key: str, where: str) -> tuple[int, list[Any]]:
-    page = _require_object(body, where)
-    if list_key not in page:
-        raise ApiResponseInvalid(SYSTEM, f"{where}: the answer has no '{list_key}' list "
-                                         f"(keys: {', '.join(sorted(page)) or 'none'})")
-    rows, total = page[list_key], page.get("Total")
-    if not isinstance(rows, list):
-        raise ApiResponseInvalid(SYSTEM, f"{where}: '{list_key}' is not a list")
-    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        raise ApiResponseInvalid(SYSTEM, f"{where}: 'Total' is missing or not a count (got {total!r})")
-    return total, rows
-
-
-def _require_object(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ApiResponseInvalid(SYSTEM, f"{where}: expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _required_text(row: Mapping[str, Any], key: str, where: str) -> str:
-    if key not in row or row[key] is None:
-        raise ApiResponseInvalid(SYSTEM, f"{where}: '{key}' is missing")
-    return _text(row[key])
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _number(value: Any, key: str, where: str) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ApiResponseInvalid(SYSTEM, f"{where}: '{key}' is not a number (got {value!r})")
-    return float(value)

@@ -87,36 +87,27 @@ class ZeepHttpTransport(zeep.Transport):
 
 def read_rows(detail: str) -> list[dict[str, str]]:
     """The rows of a CSV ``Detail`` (header line first); missing trailing cells become ``""``."""
-    reader = csv.reader(io.StringIO(detail.lstrip("\ufeff"), newline=""))
-    header: list[str] = []
-    rows: list[dict[str, str]] = []
-    for cells in reader:
-        if not any(cell.strip() for cell in cells):
-            continue
-        if not header:
-            header = [cell.strip() for cell in cells]
-            continue
-        rows.append({column: cells[i] if i < len(cells) else "" for i, column in enumerate(header)})
-    return rows
+    header, records = _csv_records(detail)
+    return [{column: cells[i] if i < len(cells) else "" for i, column in enumerate(header)} for cells in records]
 
 
 def read_report_rows(detail: str) -> list[dict[str, str]]:
     """Like :func:`read_rows`, but a row whose cell count differs from the header's raises ``ValueError``,
     and values wrapped in single quotes (report dates such as ``'02/05/2024 10:00:00'``) are unwrapped."""
-    reader = csv.reader(io.StringIO(detail.lstrip("\ufeff"), newline=""))
-    header: list[str] = []
-    rows: list[dict[str, str]] = []
-    for cells in reader:
-        if not any(cell.strip() for cell in cells):
-            continue
-        if not header:
-            header = [cell.strip() for cell in cells]
-            continue
+    header, records = _csv_records(detail)
+    for number, cells in enumerate(records, start=1):
         if len(cells) != len(header):
-            raise ValueError(f"row {len(rows) + 1} has {len(cells)} values but the header has {len(header)} "
-                             f"columns")
-        rows.append({column: unquote(cells[i]) for i, column in enumerate(header)})
-    return rows
+            raise ValueError(f"row {number} has {len(cells)} values but the header has {len(header)} columns")
+    return [{column: unquote(cells[i]) for i, column in enumerate(header)} for cells in records]
+
+
+def _csv_records(detail: str) -> tuple[list[str], list[list[str]]]:
+    """The header (cells stripped) and the data rows of a CSV ``Detail``; blank lines are skipped."""
+    lines = [cells for cells in csv.reader(io.StringIO(detail.lstrip("\ufeff"), newline=""))
+             if any(cell.strip() for cell in cells)]
+    if not lines:
+        return [], []
+    return [cell.strip() for cell in lines[0]], lines[1:]
 
 
 def unquote(value: str) -> str:
