@@ -66,6 +66,11 @@ def parse_iso_datetime(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def whole_hours_before(moment: datetime, hours: int) -> datetime:
+    """``hours`` before ``moment``, down to the whole hour (a fixed, tidy change time for demo data)."""
+    return (moment - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+
+
 def format_timestamp(moment: datetime, *, millis: bool = True, zulu: bool = True) -> str:
     """``2025-01-31T09:15:00.000Z`` style text for an aware (or UTC-naive) datetime."""
     if moment.tzinfo is not None:

@@ -67,9 +67,7 @@ def cin7_sim(erp_clock: UtcClock) -> Iterator[ErpSim]:
     state = Cin7CoreState(clock=erp_clock)
     seed_cin7(state)
     settings = Cin7CoreSettings()
-    app = create_cin7_app(state, settings)
-    with ServerThread(app, name="cin7core-test") as server:
-        yield ErpSim(server.url + "/ExternalApi/v2", server.url, app, state, settings, erp_clock)
+    yield from _served(create_cin7_app(state, settings), "cin7core", "/ExternalApi/v2", state, settings, erp_clock)
 
 
 @pytest.fixture
@@ -77,6 +75,10 @@ def bluecherry_sim(erp_clock: UtcClock) -> Iterator[ErpSim]:
     state = BlueCherryState(clock=erp_clock)
     seed_bluecherry(state)
     settings = BlueCherrySettings()
-    app = create_bluecherry_app(state, settings)
-    with ServerThread(app, name="bluecherry-test") as server:
-        yield ErpSim(server.url + "/api/v1", server.url, app, state, settings, erp_clock)
+    yield from _served(create_bluecherry_app(state, settings), "bluecherry", "/api/v1", state, settings, erp_clock)
+
+
+def _served(app: FastAPI, name: str, base_path: str, state: Any, settings: Any, clock: UtcClock) -> Iterator[ErpSim]:
+    """``app`` running on a free localhost port for one test; clients use the URL ending in ``base_path``."""
+    with ServerThread(app, name=f"{name}-test") as server:
+        yield ErpSim(server.url + base_path, server.url, app, state, settings, clock)

@@ -279,3 +279,18 @@ def test_client_reads_orders_and_posts_shipments_and_adjustments(bluecherry_sim:
     assert rows[(TEE, "NJ01")].on_hand == 50 and len(rows) == 59
     with pytest.raises(ApiRejected, match="unknown SKU"):
         client.post_inventory_adjustment("PVX-ADJ-2", "NJ01", "CYCLE_COUNT", {"NOPE": 1})
+
+
+def test_admin_amend_with_a_line_that_is_not_an_object_is_a_400() -> None:
+    from fastapi.testclient import TestClient
+
+    from erp_wms_simulators.bluecherry import BlueCherryState, create_app
+    from erp_wms_simulators.bluecherry.demo import seed_demo
+
+    state = BlueCherryState()
+    seed_demo(state)
+    sku = next(s["sku"] for s in state.skus() if s["status"] == "ACTIVE")
+    number = state.create_order("PO-ADMIN-1", [{"sku": sku, "qty": 1}], warehouse="NJ01")["orderNumber"]
+    answer = TestClient(create_app(state)).post(f"/_sim/orders/{number}/amend", json={"lines": [3]})
+    assert answer.status_code == 400
+    assert answer.json() == {"error": {"code": "bad_request", "message": "line 1 must be a JSON object."}}

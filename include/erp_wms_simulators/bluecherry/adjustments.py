@@ -18,6 +18,7 @@ from erp_wms_simulators.bluecherry.records import (
     as_list,
     as_object,
     choice,
+    line_objects,
     text_field,
     whole_number,
 )
@@ -75,11 +76,7 @@ def _lines(state: BlueCherryState, header: Mapping[str, str], raw_lines: list[An
     absolute = header["type"] == "ABSOLUTE"
     lines: list[tuple[str, int]] = []
     seen: set[str] = set()
-    for index, raw in enumerate(raw_lines, start=1):
-        where = f"line {index}"
-        if not isinstance(raw, dict):
-            problems.add(f"{where} must be an object.")
-            continue
+    for _, where, raw in line_objects(raw_lines, problems):
         sku = text_field(raw, "sku", where, problems)
         if sku and sku not in state.sku_rows:
             problems.add(f"{where}: unknown SKU '{sku}'.")

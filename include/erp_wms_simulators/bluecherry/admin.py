@@ -13,31 +13,22 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 
-from erp_wms_simulators.bluecherry.admin_orders import orders_admin_router
+from erp_wms_simulators.bluecherry.admin_orders import new_style, orders_admin_router
 from erp_wms_simulators.bluecherry.catalog import render
+from erp_wms_simulators.bluecherry.demo import seed_demo
 from erp_wms_simulators.bluecherry.settings import BlueCherrySettings
 from erp_wms_simulators.bluecherry.state import BlueCherryState
-from erp_wms_simulators.common import (
-    CaseInsensitiveQuery,
-    SimError,
-    faults_admin_router,
-    parse_bool,
-    parse_iso_datetime,
-    read_json,
-)
+from erp_wms_simulators.common import SimError, parse_iso_datetime, read_json
+from erp_wms_simulators.jsonapi import settings_admin_router
 
 
 def admin_router(state: BlueCherryState, settings: BlueCherrySettings) -> APIRouter:
     router = APIRouter()
-
-    @router.get("/state")
-    def get_state() -> dict[str, Any]:
-        return {**state.snapshot(), "settings": _public_settings(settings)}
 
     @router.get("/skus")
     def get_skus() -> list[dict[str, Any]]:
@@ -45,62 +36,30 @@ def admin_router(state: BlueCherryState, settings: BlueCherrySettings) -> APIRou
 
     @router.post("/styles")
     async def add_style(request: Request) -> dict[str, Any]:
-        body = _object(await read_json(request))
-        try:
-            colors = [(str(c["color"]), str(c.get("colorName", c["color"]))) for c in body.get("colors", [])]
-            record = state.add_style(
-                str(body["style"]), str(body.get("styleName", body["style"])), colors,
-                [str(s) for s in body.get("sizes", [])], size_scale=body.get("sizeScale"),
-                division=str(body.get("division", "01")), season=str(body.get("season", "SP25")),
-                status=str(body.get("status", "ACTIVE")), price=float(body.get("price", 0.0)),
-                weight=float(body.get("weight", 0.0)))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SimError(400, f"Invalid style: {exc}", "bad_request") from None
-        return render(record)
+        return render(new_style(state, _object(await read_json(request))))
 
     @router.post("/styles/{style}")
     async def change_style(style: str, request: Request) -> dict[str, Any]:
-        body = _object(await read_json(request))
-        try:
-            return render(state.update_style(style, **_with_time(body)))
-        except KeyError as exc:
-            raise SimError(404, str(exc).strip("'\""), "not_found") from None
+        return await _change(request, state.update_style, style)
 
     @router.post("/skus/{sku}")
     async def change_sku(sku: str, request: Request) -> dict[str, Any]:
-        body = _object(await read_json(request))
-        try:
-            return render(state.update_sku(sku, **_with_time(body)))
-        except KeyError as exc:
-            raise SimError(404, str(exc).strip("'\""), "not_found") from None
+        return await _change(request, state.update_sku, sku)
 
-    @router.post("/settings")
-    async def change_settings(request: Request) -> dict[str, Any]:
-        body = _object(await read_json(request))
-        if "subscription_keys" in body:
-            raise SimError(400, "Subscription keys cannot be changed through /_sim/settings.", "bad_request")
-        try:
-            settings.update(body)
-        except (TypeError, ValueError) as exc:
-            raise SimError(400, str(exc), "bad_request") from None
-        return _public_settings(settings)
-
-    @router.post("/reset")
-    def reset(request: Request) -> dict[str, Any]:
-        try:
-            seed = parse_bool(CaseInsensitiveQuery.of(request).get("seed"))
-        except ValueError as exc:
-            raise SimError(400, str(exc), "bad_request") from None
-        state.reset()
-        if seed:
-            from erp_wms_simulators.bluecherry.demo import seed_demo
-
-            seed_demo(state)
-        return state.snapshot()
-
-    router.include_router(faults_admin_router(lambda request: state))  # /faults, /callbacks
+    router.include_router(settings_admin_router(  # /state, /settings, /reset, /faults, /callbacks
+        state, settings, secret="subscription_keys", secret_label="Subscription keys",
+        not_object="The request body must be a JSON object.", seed=seed_demo))
     router.include_router(orders_admin_router(state))  # orders, stock, returns, dump, clock
     return router
+
+
+async def _change(request: Request, update: Callable[..., dict[str, Any]], key: str) -> dict[str, Any]:
+    """Apply the request's fields to the style or SKU ``key`` with ``update``; an unknown one is a 404."""
+    body = _object(await read_json(request))
+    try:
+        return render(update(key, **_with_time(body)))
+    except KeyError as exc:
+        raise SimError(404, str(exc).strip("'\""), "not_found") from None
 
 
 def _object(body: Any) -> dict[str, Any]:
@@ -117,7 +76,3 @@ def _with_time(body: dict[str, Any]) -> dict[str, Any]:
         return {**body, "updatedAt": parse_iso_datetime(str(body["updatedAt"]))}
     except ValueError as exc:
         raise SimError(400, f"updatedAt: {exc}", "bad_request") from None
-
-
-def _public_settings(settings: BlueCherrySettings) -> dict[str, Any]:
-    return {k: v for k, v in asdict(settings).items() if k != "subscription_keys"}

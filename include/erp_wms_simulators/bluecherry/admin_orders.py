@@ -58,7 +58,7 @@ def orders_admin_router(state: BlueCherryState) -> APIRouter:
                 _add_warehouse(state, warehouse)
         for style in as_list(body.get("styles"), "styles", required=False):
             if as_object(style, "A style").get("style") not in state.styles:
-                _add_style(state, style)
+                new_style(state, style)
         _set_stock(state, as_list(body.get("stock"), "stock", required=False))
         return state.snapshot()
 
@@ -100,9 +100,7 @@ def orders_admin_router(state: BlueCherryState) -> APIRouter:
 
     @router.post("/orders")
     async def create(request: Request) -> dict[str, Any]:
-        order, created = create_order(state, await read_json(request))
-        with state.lock:
-            return {"created": created, "order": render_order(order)}
+        return _outcome(state, "order", create_order(state, await read_json(request)), render_order)
 
     @router.post("/orders/{number}/{action}")
     async def act(number: str, action: str, request: Request) -> dict[str, Any]:
@@ -116,16 +114,12 @@ def orders_admin_router(state: BlueCherryState) -> APIRouter:
 
     @router.post("/returns")
     async def create_return(request: Request) -> dict[str, Any]:
-        ra, created = authorise_return(state, await read_json(request))
-        with state.lock:
-            return {"created": created, "return": to_json(ra)}
+        return _outcome(state, "return", authorise_return(state, await read_json(request)), to_json)
 
     @router.post("/returns/{ra_number}/receive")
     async def receive(ra_number: str, request: Request) -> dict[str, Any]:
         body = await read_json(request) if (await request.body()).strip() else {}
-        ra, created = receive_return(state, ra_number, body)
-        with state.lock:
-            return {"created": created, "return": to_json(ra)}
+        return _outcome(state, "return", receive_return(state, ra_number, body), to_json)
 
     @router.get("/dump")
     def dump(request: Request) -> dict[str, Any]:
@@ -173,6 +167,14 @@ def _ship(state: BlueCherryState, number: str, body: dict[str, Any]) -> dict[str
                       tracking_numbers=[str(t) for t in tracking], reference=str(body.get("reference") or ""))
 
 
+def _outcome(state: BlueCherryState, key: str, outcome: tuple[Any, bool], render: Callable[[Any], Any]
+             ) -> dict[str, Any]:
+    """``{"created": <bool>, key: <rendered record>}`` for a write's (record, created) ``outcome``."""
+    record, created = outcome
+    with state.lock:
+        return {"created": created, key: render(record)}
+
+
 def _add_warehouse(state: BlueCherryState, body: dict[str, Any]) -> dict[str, Any]:
     try:
         return state.add_warehouse(str(body["warehouse"]), str(body.get("name", body["warehouse"])),
@@ -182,7 +184,8 @@ def _add_warehouse(state: BlueCherryState, body: dict[str, Any]) -> dict[str, An
         raise Rejected(f"Invalid warehouse: {exc}") from None
 
 
-def _add_style(state: BlueCherryState, body: dict[str, Any]) -> dict[str, Any]:
+def new_style(state: BlueCherryState, body: dict[str, Any]) -> dict[str, Any]:
+    """Add the style ``body`` describes (``{"style", "styleName", "colors", "sizes", ...}``); a 400 if it cannot."""
     try:
         colors = [(str(c["color"]), str(c.get("colorName", c["color"]))) for c in body.get("colors", [])]
         return state.add_style(

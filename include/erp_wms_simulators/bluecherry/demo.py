@@ -11,8 +11,10 @@ wrong on purpose, for the data checks:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
+
+from erp_wms_simulators.common import whole_hours_before
 
 if TYPE_CHECKING:
     from erp_wms_simulators.bluecherry.state import BlueCherryState
@@ -54,8 +56,7 @@ def demo_on_hand(index: int, warehouse: str, status: str) -> int:
 
 def demo_updated_time(state: BlueCherryState) -> datetime:
     """The fixed updatedAt of the demo data: whole hour, a few hours before the state's clock."""
-    moment = state.clock() - timedelta(hours=HOURS_BEFORE_NOW)
-    return moment.replace(minute=0, second=0, microsecond=0)
+    return whole_hours_before(state.clock(), HOURS_BEFORE_NOW)
 
 
 def seed_demo(state: BlueCherryState, updated_at: datetime | None = None) -> None:

@@ -28,9 +28,11 @@ from erp_wms_simulators.bluecherry.records import (
     as_list,
     as_object,
     conflict,
+    line_objects,
     moment,
     not_found,
     text_field,
+    units_due,
     whole_number,
 )
 
@@ -98,8 +100,7 @@ def invoice_order(state: BlueCherryState, number: str) -> dict[str, Any]:
     """Invoice the order's shipped, not yet invoiced units (409 when there are none)."""
     with state.lock:
         order = find_order(state, number)
-        lines = [(line, int(line["shipped"]) - int(line["invoiced"])) for line in order["lines"]]
-        lines = [(line, qty) for line, qty in lines if qty > 0]
+        lines = units_due(order["lines"], "shipped", "invoiced")
         if not lines:
             raise conflict(f"Order {order['orderNumber']} has no shipped units left to invoice.")
         now = state.clock()
@@ -162,11 +163,7 @@ def _carton(raw: Any, index: int, problems: Problems) -> dict[str, Any]:
         problems.add(f"{where} must be an object.")
         return {"cartonNo": str(index), "lines": []}
     lines = []
-    for position, item in enumerate(as_list(raw.get("lines"), f"{where} lines"), start=1):
-        spot = f"{where} line {position}"
-        if not isinstance(item, dict):
-            problems.add(f"{spot} must be an object.")
-            continue
+    for _, spot, item in line_objects(as_list(raw.get("lines"), f"{where} lines"), problems, f"{where} line"):
         lines.append({"sku": text_field(item, "sku", spot, problems),
                       "qty": whole_number(item.get("qty"), "qty", spot, problems)})
     return {"cartonNo": text_field(raw, "cartonNo", where, problems, required=False, default=str(index)),

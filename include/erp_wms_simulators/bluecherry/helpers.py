@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from erp_wms_simulators.bluecherry import adjustments, fulfilment, orders, returns
 from erp_wms_simulators.bluecherry.catalog import render
 from erp_wms_simulators.bluecherry.lifecycle import find_order, open_qty
-from erp_wms_simulators.bluecherry.records import OrderBook, to_json
+from erp_wms_simulators.bluecherry.records import OrderBook, as_object, to_json
 from erp_wms_simulators.bluecherry.stock import available, render_row
 from erp_wms_simulators.common import Clock
 
@@ -47,7 +47,7 @@ def line_dicts(lines: Lines) -> list[dict[str, Any]]:
     """``{"SKU": qty}`` or ``[{"sku", "qty", ...}]`` as a list of line objects."""
     if isinstance(lines, Mapping):
         return [{"sku": sku, "qty": qty} for sku, qty in lines.items()]
-    return [dict(line) for line in lines]
+    return [as_object(line, f"line {number}") for number, line in enumerate(lines, start=1)]
 
 
 class OrderHelpers:

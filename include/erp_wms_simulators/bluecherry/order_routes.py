@@ -19,33 +19,26 @@ from starlette.responses import JSONResponse
 
 from erp_wms_simulators.bluecherry.fulfilment import find_shipment, post_shipment
 from erp_wms_simulators.bluecherry.lifecycle import find_order
-from erp_wms_simulators.bluecherry.listing import exact_filter, paged
+from erp_wms_simulators.bluecherry.listing import ListRoutes, written
 from erp_wms_simulators.bluecherry.orders import cancel_order, create_order, render_order, set_wms_status
-from erp_wms_simulators.bluecherry.records import ORDER_STATUSES, Rejected, since_filter, status_filter, to_json
+from erp_wms_simulators.bluecherry.records import ORDER_STATUSES, Rejected, to_json
 from erp_wms_simulators.bluecherry.settings import BlueCherrySettings
 from erp_wms_simulators.bluecherry.state import BlueCherryState
-from erp_wms_simulators.common import CaseInsensitiveQuery, json_response, read_json
+from erp_wms_simulators.common import read_json
 
 TICKET_STATUSES = ("PRINTED", "PICKING", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED")
 
 
 def order_router(state: BlueCherryState, settings: BlueCherrySettings) -> APIRouter:
     router = APIRouter()
+    lists = ListRoutes(router, state, settings)
 
     @router.post("/orders")
     async def post_order(request: Request) -> JSONResponse:
-        order, created = create_order(state, await read_json(request))
-        with state.lock:
-            return json_response(render_order(order), 201 if created else 200)
+        return written(state, create_order(state, await read_json(request)), render_order)
 
-    @router.get("/orders")
-    def list_orders(request: Request) -> dict[str, Any]:
-        query = CaseInsensitiveQuery.of(request)
-        checks = [status_filter(query.get("status"), ORDER_STATUSES), since_filter(query.get("updatedSince")),
-                  exact_filter(query, ("customerPo", "division", "customer", "warehouse"))]
-        with state.lock:
-            rows = [order for order in state.book.orders.values() if all(check(order) for check in checks)]
-            return paged(query, settings, rows, render_order)
+    lists.add("/orders", lambda: state.book.orders.values(), render_order,
+              exact=("customerPo", "division", "customer", "warehouse"), statuses=ORDER_STATUSES)
 
     @router.get("/orders/{number}")
     def get_order(number: str) -> dict[str, Any]:
@@ -70,22 +63,9 @@ def order_router(state: BlueCherryState, settings: BlueCherrySettings) -> APIRou
         with state.lock:
             return render_order(order)
 
-    @router.get("/pickTickets")
-    def list_pick_tickets(request: Request) -> dict[str, Any]:
-        query = CaseInsensitiveQuery.of(request)
-        checks = [status_filter(query.get("status"), TICKET_STATUSES), since_filter(query.get("updatedSince")),
-                  exact_filter(query, ("orderNumber", "warehouse"))]
-        with state.lock:
-            rows = [t for t in state.book.pick_tickets.values() if all(check(t) for check in checks)]
-            return paged(query, settings, rows, _render_ticket)
-
-    @router.get("/shipments")
-    def list_shipments(request: Request) -> dict[str, Any]:
-        query = CaseInsensitiveQuery.of(request)
-        checks = [since_filter(query.get("updatedSince")), exact_filter(query, ("orderNumber", "warehouse"))]
-        with state.lock:
-            rows = [s for s in state.book.shipments.values() if all(check(s) for check in checks)]
-            return paged(query, settings, rows, to_json)
+    lists.add("/pickTickets", lambda: state.book.pick_tickets.values(), _render_ticket,
+              exact=("orderNumber", "warehouse"), statuses=TICKET_STATUSES)
+    lists.add("/shipments", lambda: state.book.shipments.values(), to_json, exact=("orderNumber", "warehouse"))
 
     @router.get("/shipments/{number}")
     def get_shipment(number: str) -> Any:
@@ -94,9 +74,7 @@ def order_router(state: BlueCherryState, settings: BlueCherrySettings) -> APIRou
 
     @router.post("/shipments")
     async def create_shipment(request: Request) -> JSONResponse:
-        shipment, created = post_shipment(state, await read_json(request))
-        with state.lock:
-            return json_response(to_json(shipment), 201 if created else 200)
+        return written(state, post_shipment(state, await read_json(request)), to_json)
 
     return router
 

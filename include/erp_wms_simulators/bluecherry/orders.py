@@ -19,6 +19,7 @@ from erp_wms_simulators.bluecherry.records import (
     as_list,
     as_object,
     conflict,
+    line_objects,
     moment,
     money,
     text_field,
@@ -176,11 +177,7 @@ def _new_lines(state: BlueCherryState, raw_lines: list[Any], problems: Problems
                ) -> list[tuple[str, int, float | None]]:
     lines: list[tuple[str, int, float | None]] = []
     seen: set[str] = set()
-    for index, raw in enumerate(raw_lines, start=1):
-        where = f"line {index}"
-        if not isinstance(raw, dict):
-            problems.add(f"{where} must be an object.")
-            continue
+    for _, where, raw in line_objects(raw_lines, problems):
         sku = _known_sku(state, text_field(raw, "sku", where, problems), where, problems)
         qty = whole_number(raw.get("qty"), "qty", where, problems)
         price = None if raw.get("price") is None else money(raw.get("price"), "price", where, problems)
@@ -206,11 +203,7 @@ def _amendments(state: BlueCherryState, order: Order, raw_lines: list[Any]) -> l
     problems = Problems()
     existing = {line["sku"]: line for line in order["lines"]}
     changes: list[tuple[str, int, float | None]] = []
-    for index, raw in enumerate(raw_lines, start=1):
-        where = f"line {index}"
-        if not isinstance(raw, dict):
-            problems.add(f"{where} must be an object.")
-            continue
+    for _, where, raw in line_objects(raw_lines, problems):
         sku = text_field(raw, "sku", where, problems)
         qty = whole_number(raw.get("qty"), "qty", where, problems, minimum=0)
         price = None if raw.get("price") is None else money(raw.get("price"), "price", where, problems)

@@ -6,7 +6,7 @@ validation helpers and JSON rendering (datetimes as ``yyyy-MM-ddTHH:mm:ssZ``).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -90,6 +90,25 @@ def as_list(value: Any, where: str, *, required: bool = True) -> list[Any]:
     if not isinstance(value, list) or (required and not value):
         raise Rejected(f"{where} must be a non-empty list.")
     return value
+
+
+def line_objects(raw_lines: Iterable[Any], problems: Problems, label: str = "line"
+                 ) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """``(number, where, line)`` of each line that is a JSON object, numbered from 1 (``where`` is
+    ``"line 3"``, or ``"<label> 3"``); any other line adds the problem ``"<where> must be an object."``."""
+    for number, raw in enumerate(raw_lines, start=1):
+        where = f"{label} {number}"
+        if isinstance(raw, dict):
+            yield number, where, raw
+        else:
+            problems.add(f"{where} must be an object.")
+
+
+def units_due(lines: Iterable[dict[str, Any]], done: str, counted: str) -> list[tuple[dict[str, Any], int]]:
+    """Each line with its units in ``done`` not yet in ``counted`` (shipped, not invoiced…); lines with
+    none are left out."""
+    due = [(line, int(line[done]) - int(line[counted])) for line in lines]
+    return [(line, qty) for line, qty in due if qty > 0]
 
 
 def text_field(body: Mapping[str, Any], key: str, where: str, problems: Problems, *,

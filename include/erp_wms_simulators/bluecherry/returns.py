@@ -21,8 +21,10 @@ from erp_wms_simulators.bluecherry.records import (
     as_object,
     choice,
     conflict,
+    line_objects,
     not_found,
     text_field,
+    units_due,
     whole_number,
 )
 
@@ -97,8 +99,7 @@ def issue_credit_memo(state: BlueCherryState, ra_number: str) -> dict[str, Any]:
         ra = find_return(state, ra_number)
         order = find_order(state, ra["orderNumber"])
         prices = {line["sku"]: float(line["price"]) for line in order["lines"]}
-        due = [(line, int(line["received"]) - int(line["credited"])) for line in ra["lines"]]
-        due = [(line, qty) for line, qty in due if qty > 0]
+        due = units_due(ra["lines"], "received", "credited")
         if not due:
             raise conflict(f"Return {ra['raNumber']} has no received units left to credit.")
         now = state.clock()
@@ -138,11 +139,7 @@ def _ra_lines(state: BlueCherryState, order: dict[str, Any], raw_lines: list[Any
     on_order = {line["sku"]: line for line in order["lines"]}
     authorised = _authorised(state, order["orderNumber"])
     lines = []
-    for index, raw in enumerate(raw_lines, start=1):
-        where = f"line {index}"
-        if not isinstance(raw, dict):
-            problems.add(f"{where} must be an object.")
-            continue
+    for index, where, raw in line_objects(raw_lines, problems):
         sku = text_field(raw, "sku", where, problems)
         qty = whole_number(raw.get("qty"), "qty", where, problems)
         reason = choice(text_field(raw, "reasonCode", where, problems), state.settings.return_reason_codes,
@@ -179,11 +176,7 @@ def _receipt_lines(ra: Return, raw_lines: Any, problems: Problems) -> list[dict[
         return [{"sku": sku, "qty": int(line["qty"]) - int(line["received"]), "condition": line["condition"]}
                 for sku, line in outstanding.items()]
     received = []
-    for index, raw in enumerate(as_list(raw_lines, "lines"), start=1):
-        where = f"receipt line {index}"
-        if not isinstance(raw, dict):
-            problems.add(f"{where} must be an object.")
-            continue
+    for _, where, raw in line_objects(as_list(raw_lines, "lines"), problems, "receipt line"):
         sku = text_field(raw, "sku", where, problems)
         qty = whole_number(raw.get("qty"), "qty", where, problems)
         line = outstanding.get(sku)

@@ -17,55 +17,34 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from erp_wms_simulators.bluecherry.adjustments import post_adjustment
-from erp_wms_simulators.bluecherry.listing import exact_filter, paged
-from erp_wms_simulators.bluecherry.records import RETURN_STATUSES, since_filter, status_filter, to_json
+from erp_wms_simulators.bluecherry.listing import ListRoutes, written
+from erp_wms_simulators.bluecherry.records import RETURN_STATUSES, to_json
 from erp_wms_simulators.bluecherry.returns import authorise_return, find_return, receive_return
 from erp_wms_simulators.bluecherry.settings import BlueCherrySettings
 from erp_wms_simulators.bluecherry.state import BlueCherryState
 from erp_wms_simulators.bluecherry.stock import render_row
-from erp_wms_simulators.common import CaseInsensitiveQuery, json_response, read_json
+from erp_wms_simulators.common import read_json
 
 
 def stock_router(state: BlueCherryState, settings: BlueCherrySettings) -> APIRouter:
     router = APIRouter()
-
-    @router.get("/inventory")
-    def list_inventory(request: Request) -> dict[str, Any]:
-        query = CaseInsensitiveQuery.of(request)
-        checks = [since_filter(query.get("updatedSince")),
-                  exact_filter(query, ("warehouse", "division", "sku", "style"))]
-        with state.lock:
-            rows = [row for row in state.book.stock.sorted_rows() if all(check(row) for check in checks)]
-            return paged(query, settings, rows, render_row)
+    lists = ListRoutes(router, state, settings)
+    lists.add("/inventory", lambda: state.book.stock.sorted_rows(), render_row,
+              exact=("warehouse", "division", "sku", "style"))
 
     @router.post("/inventory/adjustments")
     async def create_adjustment(request: Request) -> JSONResponse:
-        adjustment, created = post_adjustment(state, await read_json(request))
-        with state.lock:
-            return json_response(to_json(adjustment), 201 if created else 200)
+        return written(state, post_adjustment(state, await read_json(request)), to_json)
 
-    @router.get("/inventory/adjustments")
-    def list_adjustments(request: Request) -> dict[str, Any]:
-        query = CaseInsensitiveQuery.of(request)
-        checks = [since_filter(query.get("updatedSince")), exact_filter(query, ("reference", "warehouse"))]
-        with state.lock:
-            rows = [a for a in state.book.adjustments.values() if all(check(a) for check in checks)]
-            return paged(query, settings, rows, to_json)
+    lists.add("/inventory/adjustments", lambda: state.book.adjustments.values(), to_json,
+              exact=("reference", "warehouse"))
 
     @router.post("/returns")
     async def create_return(request: Request) -> JSONResponse:
-        ra, created = authorise_return(state, await read_json(request))
-        with state.lock:
-            return json_response(to_json(ra), 201 if created else 200)
+        return written(state, authorise_return(state, await read_json(request)), to_json)
 
-    @router.get("/returns")
-    def list_returns(request: Request) -> dict[str, Any]:
-        query = CaseInsensitiveQuery.of(request)
-        checks = [status_filter(query.get("status"), RETURN_STATUSES), since_filter(query.get("updatedSince")),
-                  exact_filter(query, ("orderNumber", "warehouse"))]
-        with state.lock:
-            rows = [ra for ra in state.book.returns.values() if all(check(ra) for check in checks)]
-            return paged(query, settings, rows, to_json)
+    lists.add("/returns", lambda: state.book.returns.values(), to_json, exact=("orderNumber", "warehouse"),
+              statuses=RETURN_STATUSES)
 
     @router.get("/returns/{ra_number}")
     def get_return(ra_number: str) -> Any:
@@ -75,16 +54,7 @@ def stock_router(state: BlueCherryState, settings: BlueCherrySettings) -> APIRou
     @router.post("/returns/{ra_number}/receive")
     async def receive(ra_number: str, request: Request) -> JSONResponse:
         body = await read_json(request) if (await request.body()).strip() else {}
-        ra, created = receive_return(state, ra_number, body)
-        with state.lock:
-            return json_response(to_json(ra), 201 if created else 200)
+        return written(state, receive_return(state, ra_number, body), to_json)
 
-    @router.get("/creditMemos")
-    def list_credit_memos(request: Request) -> dict[str, Any]:
-        query = CaseInsensitiveQuery.of(request)
-        checks = [since_filter(query.get("updatedSince")), exact_filter(query, ("raNumber", "orderNumber"))]
-        with state.lock:
-            rows = [memo for memo in state.book.credit_memos.values() if all(check(memo) for check in checks)]
-            return paged(query, settings, rows, to_json)
-
+    lists.add("/creditMemos", lambda: state.book.credit_memos.values(), to_json, exact=("raNumber", "orderNumber"))
     return router

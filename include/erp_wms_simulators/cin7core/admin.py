@@ -13,31 +13,21 @@ plant bad data the way imports do in real tenants).
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request
 
 from erp_wms_simulators.cin7core.admin_sales import admin_sales_router
+from erp_wms_simulators.cin7core.demo import seed_demo
 from erp_wms_simulators.cin7core.products import render
 from erp_wms_simulators.cin7core.settings import Cin7CoreSettings
 from erp_wms_simulators.cin7core.state import Cin7CoreState
-from erp_wms_simulators.common import (
-    CaseInsensitiveQuery,
-    SimError,
-    faults_admin_router,
-    parse_bool,
-    parse_iso_datetime,
-    read_json,
-)
+from erp_wms_simulators.common import SimError, parse_iso_datetime, read_json
+from erp_wms_simulators.jsonapi import settings_admin_router
 
 
 def admin_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
     router = APIRouter()
-
-    @router.get("/state")
-    def get_state() -> dict[str, Any]:
-        return {**state.snapshot(), "settings": _public_settings(settings)}
 
     @router.get("/products")
     def get_products() -> list[dict[str, Any]]:
@@ -78,33 +68,9 @@ def admin_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
         except ValueError as exc:
             raise SimError(400, str(exc)) from None
 
-    @router.post("/settings")
-    async def change_settings(request: Request) -> dict[str, Any]:
-        body = await read_json(request)
-        if not isinstance(body, dict):
-            raise SimError(400, "Settings must be a JSON object.")
-        if "applications" in body:
-            raise SimError(400, "Credentials cannot be changed through /_sim/settings.")
-        try:
-            settings.update(body)
-        except (TypeError, ValueError) as exc:
-            raise SimError(400, str(exc)) from None
-        return _public_settings(settings)
-
-    @router.post("/reset")
-    def reset(request: Request) -> dict[str, Any]:
-        try:
-            seed = parse_bool(CaseInsensitiveQuery.of(request).get("seed"))
-        except ValueError as exc:
-            raise SimError(400, str(exc)) from None
-        state.reset()
-        if seed:
-            from erp_wms_simulators.cin7core.demo import seed_demo
-
-            seed_demo(state)
-        return state.snapshot()
-
-    router.include_router(faults_admin_router(lambda request: state))  # /faults, /callbacks
+    router.include_router(settings_admin_router(  # /state, /settings, /reset, /faults, /callbacks
+        state, settings, secret="applications", secret_label="Credentials",
+        not_object="Settings must be a JSON object.", seed=seed_demo))
     router.include_router(admin_sales_router(state))  # /sales, /availability, /stock, /events
     return router
 
@@ -120,8 +86,3 @@ def _product_fields(item: Any) -> dict[str, Any]:
         except ValueError as exc:
             raise SimError(400, str(exc)) from None
     return fields
-
-
-def _public_settings(settings: Cin7CoreSettings) -> dict[str, Any]:
-    """Settings without the credential table."""
-    return {k: v for k, v in asdict(settings).items() if k != "applications"}

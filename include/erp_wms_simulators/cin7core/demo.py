@@ -16,11 +16,11 @@ allocated and no sale exists yet.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from erp_wms_simulators.cin7core.stock import MoveRef
-from erp_wms_simulators.common import stable_guid
+from erp_wms_simulators.common import stable_guid, whole_hours_before
 
 if TYPE_CHECKING:
     from erp_wms_simulators.cin7core.state import Cin7CoreState
@@ -104,8 +104,7 @@ def _product(sku: str, name: str, category: str, uom: str, price: float, weight:
 
 def demo_modified_time(state: Cin7CoreState) -> datetime:
     """The fixed LastModifiedOn of the demo data: whole hour, a few hours before the state's clock."""
-    moment = state.clock() - timedelta(hours=HOURS_BEFORE_NOW)
-    return moment.replace(minute=0, second=0, microsecond=0)
+    return whole_hours_before(state.clock(), HOURS_BEFORE_NOW)
 
 
 def seed_demo(state: Cin7CoreState, modified_at: datetime | None = None) -> None:

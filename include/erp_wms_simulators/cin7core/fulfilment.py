@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from erp_wms_simulators.cin7core import events
 from erp_wms_simulators.cin7core.allocation import pick_shortages, secure_pick
 from erp_wms_simulators.cin7core.lines import Lookup, object_list, raise_problems, reject, stock_lines
-from erp_wms_simulators.cin7core.model import AUTHORISED, DRAFT, Fulfilment, Sale, quantities
+from erp_wms_simulators.cin7core.model import AUTHORISED, DRAFT, Document, Fulfilment, Sale, quantities
 from erp_wms_simulators.cin7core.sales import add_task, find_sale, sale_ref
 from erp_wms_simulators.cin7core.stock import EPSILON
 from erp_wms_simulators.common import SimError
@@ -64,13 +64,9 @@ def find_task(state: Cin7CoreState, task_id: Any) -> tuple[Sale, Fulfilment]:
 def post_pick(state: Cin7CoreState, body: Mapping[str, Any]) -> tuple[Sale, Fulfilment]:
     with state.transaction():
         sale, task = find_task(state, body.get("TaskID"))
-        problems = ["The sale is voided."] if sale.voided else []
-        if sale.order.status != AUTHORISED:
-            problems.append("The sale order must be authorised before picking.")
-        if not task.pick.open:
-            problems.append(f"The pick is {task.pick.status} and cannot be changed; undo it first.")
-        status = stage_status(body, problems)
-        raise_problems(problems)
+        blocker = "" if sale.order.status == AUTHORISED else "The sale order must be authorised before picking."
+        status = _changeable(sale, task.pick, "pick", body, blocker)
+        problems: list[str] = []
         if str(body.get("AutoPickMode") or "").strip().upper() == "AUTOPICK":
             lines = left_to_pick(state, sale, task)
         else:
@@ -129,13 +125,9 @@ def _pick_limits(sale: Sale, task: Fulfilment, lines: list[dict[str, Any]]) -> l
 def post_pack(state: Cin7CoreState, body: Mapping[str, Any]) -> tuple[Sale, Fulfilment]:
     with state.transaction():
         sale, task = find_task(state, body.get("TaskID"))
-        problems = ["The sale is voided."] if sale.voided else []
-        if task.pick.status != AUTHORISED:
-            problems.append("The pick must be authorised before packing.")
-        if not task.pack.open:
-            problems.append(f"The pack is {task.pack.status} and cannot be changed; undo it first.")
-        status = stage_status(body, problems)
-        raise_problems(problems)
+        blocker = "" if task.pick.status == AUTHORISED else "The pick must be authorised before packing."
+        status = _changeable(sale, task.pack, "pack", body, blocker)
+        problems: list[str] = []
         raw = object_list(body, "Lines", problems)
         box = state.settings.default_box
         if raw:
@@ -178,6 +170,19 @@ def _pack_limits(task: Fulfilment, lines: list[dict[str, Any]], exact: bool) -> 
 
 
 # ---- shared helpers -------------------------------------------------------------------------
+def _changeable(sale: Sale, stage: Document, name: str, body: Mapping[str, Any], blocker: str) -> str:
+    """The ``Status`` a change of the ``name`` stage asks for; a 400 naming every problem when the sale is
+    voided, ``blocker`` (an unmet precondition) is given, the stage is no longer open or the status is wrong."""
+    problems = ["The sale is voided."] if sale.voided else []
+    if blocker:
+        problems.append(blocker)
+    if not stage.open:
+        problems.append(f"The {name} is {stage.status} and cannot be changed; undo it first.")
+    status = stage_status(body, problems)
+    raise_problems(problems)
+    return status
+
+
 def stage_status(body: Mapping[str, Any], problems: list[str], allowed: tuple[str, ...] = STAGE_STATUSES) -> str:
     status = str(body.get("Status") or DRAFT).strip().upper()
     if status not in allowed:

@@ -9,9 +9,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from erp_wms_simulators.cin7core import fulfilment, sales, shipping
+from erp_wms_simulators.cin7core import fulfilment, shipping
+from erp_wms_simulators.cin7core.model import Sale
 from erp_wms_simulators.cin7core.render import SaleWriter
-from erp_wms_simulators.cin7core.routing import body_object, required
+from erp_wms_simulators.cin7core.routing import DocumentRoutes, body_object, required
 from erp_wms_simulators.cin7core.settings import Cin7CoreSettings
 from erp_wms_simulators.cin7core.state import Cin7CoreState
 from erp_wms_simulators.common import CaseInsensitiveQuery
@@ -27,18 +28,12 @@ def fulfilment_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRo
             _sale, task = fulfilment.find_task(state, task_id)
             return writer.stage(task, stage)
 
-    @router.get("/sale/fulfilment")
-    def get_tasks(request: Request) -> dict[str, Any]:
-        with state.lock:
-            sale = sales.find_sale(state, required(CaseInsensitiveQuery.of(request), "SaleID"), "SaleID",
-                                   settings.unknown_sale_status)
-            return {"SaleID": sale.id, "Fulfilments": [writer.task(t) for t in sale.fulfilments]}
+    def tasks(sale: Sale) -> dict[str, Any]:
+        return {"SaleID": sale.id, "Fulfilments": [writer.task(t) for t in sale.fulfilments]}
 
-    @router.post("/sale/fulfilment")
-    async def post_task(request: Request) -> dict[str, Any]:
-        sale = fulfilment.new_task(state, await body_object(request, settings))
-        with state.lock:
-            return {"SaleID": sale.id, "Fulfilments": [writer.task(t) for t in sale.fulfilments]}
+    routes = DocumentRoutes(router, state, settings)
+    routes.read("/sale/fulfilment", tasks)
+    routes.write("POST", "/sale/fulfilment", fulfilment.new_task, tasks)
 
     @router.get("/sale/fulfilment/pick")
     def get_pick(request: Request) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from erp_wms_simulators.cin7core import billing, lifecycle, sales
 from erp_wms_simulators.cin7core.model import Sale
 from erp_wms_simulators.cin7core.render import SaleWriter, payment
-from erp_wms_simulators.cin7core.routing import body_object, flag, paged, required
+from erp_wms_simulators.cin7core.routing import DocumentRoutes, body_object, flag, paged, required, sale_of
 from erp_wms_simulators.cin7core.salelist import CREDIT_NOTE_FILTERS, STATUS_FILTERS, SaleQuery
 from erp_wms_simulators.cin7core.settings import Cin7CoreSettings
 from erp_wms_simulators.cin7core.state import Cin7CoreState
@@ -26,29 +26,23 @@ from erp_wms_simulators.common import CaseInsensitiveQuery, SimError
 def sales_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
     router = APIRouter()
     writer = SaleWriter(settings)
+    routes = DocumentRoutes(router, state, settings)
 
-    def sale_of(request: Request, name: str = "SaleID") -> Sale:
-        return sales.find_sale(state, required(CaseInsensitiveQuery.of(request), name), name,
-                               settings.unknown_sale_status)
+    def quote(sale: Sale) -> dict[str, Any]:
+        return {"SaleID": sale.id, **writer.document(sale, sale.quote, quote=True)}
+
+    def order(sale: Sale) -> dict[str, Any]:
+        return {"SaleID": sale.id, **writer.document(sale, sale.order)}
 
     @router.get("/sale")
     def get_sale(request: Request) -> dict[str, Any]:
         query = CaseInsensitiveQuery.of(request)
         hide = flag(query, "HideInventoryMovements")
         with state.lock:
-            return writer.sale(sale_of(request, "ID"), movements=not hide)
+            return writer.sale(sale_of(state, settings, request, "ID"), movements=not hide)
 
-    @router.post("/sale")
-    async def post_sale(request: Request) -> dict[str, Any]:
-        sale = sales.create_sale(state, await body_object(request, settings))
-        with state.lock:
-            return writer.sale(sale)
-
-    @router.put("/sale")
-    async def put_sale(request: Request) -> dict[str, Any]:
-        sale = sales.update_sale(state, await body_object(request, settings))
-        with state.lock:
-            return writer.sale(sale)
+    routes.write("POST", "/sale", sales.create_sale, writer.sale)
+    routes.write("PUT", "/sale", sales.update_sale, writer.sale)
 
     @router.delete("/sale")
     def delete_sale(request: Request) -> dict[str, Any]:
@@ -58,37 +52,18 @@ def sales_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
         with state.lock:
             return writer.sale(sale)
 
-    @router.get("/sale/quote")
-    def get_quote(request: Request) -> dict[str, Any]:
-        with state.lock:
-            sale = sale_of(request)
-            return {"SaleID": sale.id, **writer.document(sale, sale.quote, quote=True)}
-
-    @router.post("/sale/quote")
-    async def post_quote(request: Request) -> dict[str, Any]:
-        sale = sales.post_quote(state, await body_object(request, settings))
-        with state.lock:
-            return {"SaleID": sale.id, **writer.document(sale, sale.quote, quote=True)}
-
-    @router.get("/sale/order")
-    def get_order(request: Request) -> dict[str, Any]:
-        with state.lock:
-            sale = sale_of(request)
-            return {"SaleID": sale.id, **writer.document(sale, sale.order)}
-
-    @router.post("/sale/order")
-    async def post_order(request: Request) -> dict[str, Any]:
-        sale = sales.post_order(state, await body_object(request, settings))
-        with state.lock:
-            return {"SaleID": sale.id, **writer.document(sale, sale.order)}
-
-    _billing_routes(router, state, settings, writer, sale_of)
+    routes.read("/sale/quote", quote)
+    routes.write("POST", "/sale/quote", sales.post_quote, quote)
+    routes.read("/sale/order", order)
+    routes.write("POST", "/sale/order", sales.post_order, order)
+    _billing_routes(routes, writer)
     _list_routes(router, state, settings, writer)
     return router
 
 
-def _billing_routes(router: APIRouter, state: Cin7CoreState, settings: Cin7CoreSettings, writer: SaleWriter,
-                    sale_of: Any) -> None:
+def _billing_routes(routes: DocumentRoutes, writer: SaleWriter) -> None:
+    router, state = routes.router, routes.state
+
     def invoices(sale: Sale) -> dict[str, Any]:
         return {"SaleID": sale.id, "Invoices": [writer.invoice(sale, inv) for inv in sale.invoices]}
 
@@ -98,36 +73,20 @@ def _billing_routes(router: APIRouter, state: Cin7CoreState, settings: Cin7CoreS
     def payments(sale: Sale) -> dict[str, Any]:
         return {"SaleID": sale.id, "Payments": [payment(p) for p in sale.payments]}
 
-    @router.get("/sale/invoice")
-    def get_invoices(request: Request) -> dict[str, Any]:
-        with state.lock:
-            return invoices(sale_of(request))
-
-    @router.post("/sale/invoice")
-    async def post_invoice(request: Request) -> dict[str, Any]:
-        sale = billing.post_invoice(state, await body_object(request, settings))
-        with state.lock:
-            return invoices(sale)
+    routes.read("/sale/invoice", invoices)
+    routes.write("POST", "/sale/invoice", billing.post_invoice, invoices)
 
     @router.put("/sale/invoice")
     async def put_invoice(request: Request) -> dict[str, Any]:
-        body = await body_object(request, settings)
+        body = await body_object(request, routes.settings)
         if not body.get("TaskID"):
             raise SimError(400, "Required attribute TaskID is not provided.")
         sale = billing.post_invoice(state, body)
         with state.lock:
             return invoices(sale)
 
-    @router.get("/sale/payment")
-    def get_payments(request: Request) -> dict[str, Any]:
-        with state.lock:
-            return payments(sale_of(request))
-
-    @router.post("/sale/payment")
-    async def post_payment(request: Request) -> dict[str, Any]:
-        sale = billing.post_payment(state, await body_object(request, settings))
-        with state.lock:
-            return payments(sale)
+    routes.read("/sale/payment", payments)
+    routes.write("POST", "/sale/payment", billing.post_payment, payments)
 
     @router.delete("/sale/payment")
     def delete_payment(request: Request) -> dict[str, Any]:
@@ -135,16 +94,8 @@ def _billing_routes(router: APIRouter, state: Cin7CoreState, settings: Cin7CoreS
         with state.lock:
             return payments(sale)
 
-    @router.get("/sale/creditnote")
-    def get_credit_notes(request: Request) -> dict[str, Any]:
-        with state.lock:
-            return notes(sale_of(request))
-
-    @router.post("/sale/creditnote")
-    async def post_credit_note(request: Request) -> dict[str, Any]:
-        sale = billing.post_credit_note(state, await body_object(request, settings))
-        with state.lock:
-            return notes(sale)
+    routes.read("/sale/creditnote", notes)
+    routes.write("POST", "/sale/creditnote", billing.post_credit_note, notes)
 
 
 def _list_routes(router: APIRouter, state: Cin7CoreState, settings: Cin7CoreSettings, writer: SaleWriter) -> None:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from erp_wms_simulators.cin7core import adjustments
 from erp_wms_simulators.cin7core.availability import AvailabilityQuery, all_rows
 from erp_wms_simulators.cin7core.products import is_guid
-from erp_wms_simulators.cin7core.routing import body_object, flag, paged, required
+from erp_wms_simulators.cin7core.routing import DocumentRoutes, flag, paged, required
 from erp_wms_simulators.cin7core.settings import Cin7CoreSettings
 from erp_wms_simulators.cin7core.state import Cin7CoreState
 from erp_wms_simulators.common import CaseInsensitiveQuery, SimError
@@ -50,17 +50,9 @@ def stock_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
         with state.lock:
             return adjustments.render(adjustments.find_adjustment(state, task_id))
 
-    @router.post("/stockadjustment")
-    async def post_adjustment(request: Request) -> dict[str, Any]:
-        record = adjustments.post_adjustment(state, await body_object(request, settings))
-        with state.lock:
-            return adjustments.render(record)
-
-    @router.put("/stockadjustment")
-    async def put_adjustment(request: Request) -> dict[str, Any]:
-        record = adjustments.put_adjustment(state, await body_object(request, settings))
-        with state.lock:
-            return adjustments.render(record)
+    routes = DocumentRoutes(router, state, settings)
+    routes.write("POST", "/stockadjustment", adjustments.post_adjustment, adjustments.render)
+    routes.write("PUT", "/stockadjustment", adjustments.put_adjustment, adjustments.render)
 
     @router.delete("/stockadjustment")
     def delete_adjustment(request: Request) -> dict[str, Any]:

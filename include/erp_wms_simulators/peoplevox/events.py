@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from erp_wms_simulators.callbacks import PLACEHOLDER, Delivery, fill_placeholders, form_fields
+from erp_wms_simulators.peoplevox.orders import SALES_ORDER_COLUMNS
 from erp_wms_simulators.peoplevox.search import SearchClauseError, compile_clause, evaluate
 from erp_wms_simulators.peoplevox.settings import PeoplevoxSettings
 from erp_wms_simulators.peoplevox.stock import EventRecord
@@ -41,15 +42,7 @@ PACKAGE_TRACKING_NUMBER_RECEIVED = "DespatchPackageTrackingNumberReceived"
 ON_DESPATCH_ORDER_RECEIVED = "OnDespatchOrderReceived"
 PACKAGE_DESPATCHED = "DespatchPackageDespatched"
 
-ORDER_FIELDS: tuple[str, ...] = (
-    "SalesOrderNumber", "Customer", "CustomerPurchaseOrderReferenceNumber", "ShippingAddressLine1",
-    "ShippingAddressLine2", "ShippingAddressCity", "ShippingAddressRegion", "ShippingAddressPostcode",
-    "ShippingAddressCountry", "ShippingAddressReference", "InvoiceAddressLine1", "InvoiceAddressLine2",
-    "InvoiceAddressCity", "InvoiceAddressRegion", "InvoiceAddressPostcode", "InvoiceAddressCountry",
-    "InvoiceAddressReference", "IsPartialShipment", "Status", "RequestedDeliveryDate", "ShippingCost", "Email",
-    "ContactName", "TotalSale", "Discount", "TaxPaid", "CreatedDate", "PaymentMethod", "ServiceType",
-    "ChannelName", "Site", "OnHold", "Attribute1", "Attribute2", "Attribute3", "Attribute4", "Attribute5",
-)
+ORDER_FIELDS: tuple[str, ...] = SALES_ORDER_COLUMNS  # an order event carries every column of the order
 ORDER_STATUS_FIELDS: tuple[str, ...] = (
     "LastModificationTime", "SalesOrderStatus.Name", "SalesOrderStatus.Id", "SalesOrderStatu.Name",
     "PreviousStatus",

@@ -15,9 +15,11 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from lxml import etree
 
+from erp_wms_simulators.common import page_of
 from erp_wms_simulators.peoplevox import reactions, reports
 from erp_wms_simulators.peoplevox.csvdata import read_csv, write_csv
 from erp_wms_simulators.peoplevox.events import check_subscription
@@ -47,6 +49,7 @@ class CallContext:
 
 
 Handler = Callable[[CallContext, etree._Element], IntegrationResult]
+T = TypeVar("T")
 
 
 def dispatch(ctx: CallContext, request: SoapRequest) -> IntegrationResult:
@@ -65,7 +68,10 @@ def dispatch(ctx: CallContext, request: SoapRequest) -> IntegrationResult:
         if ctx.state.faults.fires("session_expiry", request.operation) is not None:
             ctx.state.tenants[ctx.client_id].sessions[header.get("sessionid", "").strip()].expired = True
             return IntegrationResult.error(SESSION_EXPIRED)
-        return HANDLERS[request.operation](ctx, request.body)
+        try:
+            return HANDLERS[request.operation](ctx, request.body)
+        except TemplateMissing as missing:
+            return template_not_found(missing.name)
 
 
 def authenticate(ctx: CallContext, body: etree._Element) -> IntegrationResult:
@@ -85,8 +91,25 @@ def authenticate(ctx: CallContext, body: etree._Element) -> IntegrationResult:
     return IntegrationResult(detail=f"{ctx.client_id},{session_id}")
 
 
+class TemplateMissing(Exception):
+    """No template (or report) has the name a request gives; answered as :func:`template_not_found`."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 def template_not_found(name: str) -> IntegrationResult:
     return IntegrationResult.error(f"Template '{name}' not found")
+
+
+def named(element: etree._Element | None, tag: str, lookup: Callable[[str], T | None]) -> T:
+    """What ``lookup`` finds for the name in the child ``tag`` of ``element``; :class:`TemplateMissing` if none."""
+    name = (text(element, tag) or "").strip()
+    found = lookup(name)
+    if found is None:
+        raise TemplateMissing(name)
+    return found
 
 
 def page_bounds(ctx: CallContext, request: etree._Element | None) -> tuple[int, int]:
@@ -100,10 +123,7 @@ def page_bounds(ctx: CallContext, request: etree._Element | None) -> tuple[int, 
 
 def get_data(ctx: CallContext, body: etree._Element) -> IntegrationResult:
     request = child(body, "getRequest")
-    name = (text(request, "TemplateName") or "").strip()
-    spec = ctx.state.template(name)
-    if spec is None:
-        return template_not_found(name)
+    spec = named(request, "TemplateName", ctx.state.template)
     page_no, size = page_bounds(ctx, request)
     try:
         clause = compile_clause(text(request, "SearchClause"), spec.search_columns)
@@ -112,24 +132,17 @@ def get_data(ctx: CallContext, body: etree._Element) -> IntegrationResult:
     clause = retarget_numbers(clause, spec.numeric_aliases)
     rows = [row for row in ctx.tenant.table(spec.name).values()
             if evaluate(clause, spec.searchable(row, ctx.settings))]
-    page = rows[(page_no - 1) * size: page_no * size]
-    return IntegrationResult(total_count=len(rows), detail=write_csv(spec.columns, page))
+    return IntegrationResult(total_count=len(rows), detail=write_csv(spec.columns, page_of(rows, page_no, size)))
 
 
 def get_save_template(ctx: CallContext, body: etree._Element) -> IntegrationResult:
-    name = (text(body, "templateName") or "").strip()
-    spec = ctx.state.template(name)
-    if spec is None:
-        return template_not_found(name)
+    spec = named(body, "templateName", ctx.state.template)
     return IntegrationResult(detail=write_csv(spec.importable, []))
 
 
 def save_data(ctx: CallContext, body: etree._Element) -> IntegrationResult:
     request = child(body, "saveRequest")
-    name = (text(request, "TemplateName") or "").strip()
-    spec = ctx.state.template(name)
-    if spec is None:
-        return template_not_found(name)
+    spec = named(request, "TemplateName", ctx.state.template)
     action = integer(request, "Action", 0)
     changes: list[Change] = []
     faults = ctx.state.faults
@@ -152,19 +165,13 @@ def save_data(ctx: CallContext, body: etree._Element) -> IntegrationResult:
 
 
 def get_report_columns(ctx: CallContext, body: etree._Element) -> IntegrationResult:
-    name = (text(body, "templateName") or "").strip()
-    report = ctx.state.report(name)
-    if report is None:
-        return template_not_found(name)
+    report = named(body, "templateName", ctx.state.report)
     return IntegrationResult(detail=write_csv(report.columns, []))
 
 
 def get_report_data(ctx: CallContext, body: etree._Element) -> IntegrationResult:
     request = child(body, "getReportRequest")
-    name = (text(request, "TemplateName") or "").strip()
-    report = ctx.state.report(name)
-    if report is None:
-        return template_not_found(name)
+    report = named(request, "TemplateName", ctx.state.report)
     page_no, size = page_bounds(ctx, request)
     try:
         columns = reports.select_columns(report, text(request, "Columns"))
@@ -172,7 +179,7 @@ def get_report_data(ctx: CallContext, body: etree._Element) -> IntegrationResult
                                      text(request, "FilterClause"), text(request, "OrderBy"))
     except (SearchClauseError, reports.ReportRequestError) as exc:
         return IntegrationResult.error(str(exc))
-    page = rows[(page_no - 1) * size: page_no * size]
+    page = page_of(rows, page_no, size)
     corruption = 0
     if page and ctx.state.faults.fires("malformed_report_rows", report.name) is not None:
         corruption = ctx.state.faults.count("malformed_report_rows")

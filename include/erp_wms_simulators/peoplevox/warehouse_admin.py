@@ -8,6 +8,8 @@ unknown client id answers 404. Not part of Peoplevox.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -89,8 +91,13 @@ def _warehouse(request: Request, client_id: str) -> Warehouse:
     return Warehouse(state, client_id, request.app.state.peoplevox_settings)
 
 
-def _refused(exc: WarehouseError) -> HTTPException:
-    return HTTPException(409, str(exc))
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A :class:`WarehouseError` raised in the block answers HTTP 409 with its reason."""
+    try:
+        yield
+    except WarehouseError as exc:
+        raise HTTPException(409, str(exc)) from None
 
 
 def _plain(value: Any) -> Any:
@@ -102,32 +109,26 @@ def goods_in(client_id: str, body: GoodsInBody, request: Request) -> dict[str, A
     lines = dict(body.lines)
     if body.item:
         lines[body.item] = lines.get(body.item, 0) + (body.quantity or 0)
-    try:
+    with _refusals():
         record = _warehouse(request, client_id).receive_delivery(
             lines, body.site, body.po, location=body.location, reference=body.reference, supplier=body.supplier,
             carrier=body.carrier, delivery_note=body.delivery_note)
-    except WarehouseError as exc:
-        raise _refused(exc) from None
     return asdict(record)
 
 
 @router.post("/stock-count")
 def stock_count(client_id: str, body: CountBody, request: Request) -> dict[str, Any]:
-    try:
+    with _refusals():
         movement = _warehouse(request, client_id).stock_count(body.item, body.site, body.counted,
                                                               location=body.location)
-    except WarehouseError as exc:
-        raise _refused(exc) from None
     return {"movement": _plain(movement)}
 
 
 @router.post("/adjust")
 def adjust(client_id: str, body: AdjustBody, request: Request) -> dict[str, Any]:
-    try:
+    with _refusals():
         movement = _warehouse(request, client_id).adjust(body.item, body.site, body.delta, reason=body.reason,
                                                          location=body.location)
-    except WarehouseError as exc:
-        raise _refused(exc) from None
     return {"movement": asdict(movement)}
 
 
@@ -139,69 +140,55 @@ def tick(client_id: str, request: Request) -> dict[str, str]:
 @router.post("/orders/{order}/allocate")
 def allocate(client_id: str, order: str, body: AllocateBody, request: Request) -> dict[str, Any]:
     warehouse = _warehouse(request, client_id)
-    try:
+    with _refusals():
         allocated = warehouse.allocate(order, partial=body.partial)
-    except WarehouseError as exc:
-        raise _refused(exc) from None
     return {"allocated": allocated, "order": warehouse.order(order)}
 
 
 @router.post("/orders/{order}/start-picking")
 def start_picking(client_id: str, order: str, request: Request) -> dict[str, Any]:
     warehouse = _warehouse(request, client_id)
-    try:
+    with _refusals():
         warehouse.start_picking(order)
-    except WarehouseError as exc:
-        raise _refused(exc) from None
     return warehouse.order(order)
 
 
 @router.post("/orders/{order}/pick")
 def pick(client_id: str, order: str, body: PickBody, request: Request) -> dict[str, Any]:
     warehouse = _warehouse(request, client_id)
-    try:
+    with _refusals():
         picked = warehouse.pick(order, body.lines, body.short)
-    except WarehouseError as exc:
-        raise _refused(exc) from None
     return {"picked": picked, "order": warehouse.order(order)}
 
 
 @router.post("/orders/{order}/pack")
 def pack(client_id: str, order: str, body: PackBody, request: Request) -> dict[str, Any]:
-    try:
+    with _refusals():
         packages = _warehouse(request, client_id).pack(order, body.packages)
-    except WarehouseError as exc:
-        raise _refused(exc) from None
     return {"packages": packages}
 
 
 @router.post("/orders/{order}/despatch")
 def despatch(client_id: str, order: str, body: DespatchBody, request: Request) -> dict[str, Any]:
-    try:
+    with _refusals():
         record = _warehouse(request, client_id).despatch(order, body.lines, carrier=body.carrier,
                                                          service=body.service, tracking=body.tracking)
-    except WarehouseError as exc:
-        raise _refused(exc) from None
     return asdict(record)
 
 
 @router.post("/orders/{order}/return")
 def receive_return(client_id: str, order: str, body: ReturnBody, request: Request) -> list[dict[str, Any]]:
-    try:
+    with _refusals():
         lines = _warehouse(request, client_id).receive_return(
             order, body.lines, body.condition, body.return_code, reason=body.reason, comments=body.comments,
             authorisation=body.authorisation, location=body.location)
-    except WarehouseError as exc:
-        raise _refused(exc) from None
     return [asdict(line) for line in lines]
 
 
 @router.post("/orders/{order}/hold")
 def hold(client_id: str, order: str, body: HoldBody, request: Request) -> dict[str, str]:
-    try:
+    with _refusals():
         status = _warehouse(request, client_id).hold(order, body.on)
-    except WarehouseError as exc:
-        raise _refused(exc) from None
     return {"status": status}
 
 
