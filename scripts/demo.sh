@@ -80,9 +80,11 @@ erp-wms-sync pools > "$AIRFLOW_HOME/pools.json"
 airflow pools import "$AIRFLOW_HOME/pools.json" > /dev/null
 erp-wms-sync config validate include/integrations/*.yaml
 
-echo "==> Orders: ${DEMO_ORDERS:-60} over the day, one simulated hour every ${DEMO_PACE:-10} s (scenario-day.log)"
-setsid python -m erp_wms_simulators scenario day "${SCENARIO[@]}" --orders "${DEMO_ORDERS:-60}" \
-  --pace "${DEMO_PACE:-10}" > "$AIRFLOW_HOME/scenario-day.log" 2>&1 &
+echo "==> Orders: a first day of ${DEMO_ORDERS:-40} now, then ${DEMO_ORDERS:-40} more arriving, one simulated hour every ${DEMO_PACE:-10} s"
+python -m erp_wms_simulators scenario day "${SCENARIO[@]}" --orders "${DEMO_ORDERS:-40}" --pace 0 \
+  > "$AIRFLOW_HOME/scenario-day1.log" 2>&1 || { tail -20 "$AIRFLOW_HOME/scenario-day1.log"; exit 1; }
+setsid python -m erp_wms_simulators scenario day "${SCENARIO[@]}" --orders "${DEMO_ORDERS:-40}" \
+  --pace "${DEMO_PACE:-10}" > "$AIRFLOW_HOME/scenario-day2.log" 2>&1 &
 PIDS+=($!)
 
 echo "==> airflow standalone (API/UI on http://127.0.0.1:$PORT)"

@@ -68,11 +68,16 @@ def test_parsing_imports_neither_pandas_nor_great_expectations() -> None:
     assert report["heavy"] == []
 
 
-def test_cin7_order_release_also_runs_on_the_order_authorised_event(dagbag: DagBag) -> None:
-    schedule = dagbag.dags["northwind__order_release"].timetable
-    assert isinstance(schedule, AssetOrTimeSchedule)
-    assert "erp-wms://northwind/sale-order-authorised" in str(schedule.asset_condition)
-    assert isinstance(dagbag.dags["bluebird__order_release"].timetable, CronDataIntervalTimetable)
+def test_order_release_also_runs_on_item_syncs_and_cin7_order_events(dagbag: DagBag) -> None:
+    northwind = dagbag.dags["northwind__order_release"].timetable
+    assert isinstance(northwind, AssetOrTimeSchedule)
+    assert "erp-wms://northwind/sale-order-authorised" in str(northwind.asset_condition)
+    assert "erp-wms://northwind/items-synced" in str(northwind.asset_condition)
+    bluebird = dagbag.dags["bluebird__order_release"].timetable
+    assert "erp-wms://bluebird/items-synced" in str(bluebird.asset_condition)
+    assert "sale-order-authorised" not in str(bluebird.asset_condition)
+    upsert = dagbag.dags["northwind__item_master_sync"].get_task("upsert_wms_items")
+    assert [o.uri for o in upsert.outlets] == ["erp-wms://northwind/items-synced"]
 
 
 def test_a_broken_integration_file_is_an_import_error_naming_it_while_others_keep_their_dags(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, task
+from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, task
 
 from erp_wms_sync.airflow.factory import WMS_POOL, erp_pool, new_dag, timetable
 from erp_wms_sync.airflow.runtime import no_retry_on_bad_data
@@ -38,6 +38,17 @@ def step(integration: Integration, flow: str, task_id: str, target: str, *, clie
         return run(*args, client=client)
 
     return call
+
+
+def items_synced(integration: Integration) -> Asset:
+    """Emitted when item master sync wrote to Peoplevox: held orders waiting for an item are re-checked at once."""
+    return Asset(name=f"{integration.name}_items_synced", uri=f"erp-wms://{integration.name}/items-synced")
+
+
+def orders_authorised(integration: Integration) -> Asset:
+    """Emitted by the webhook receiver on a Cin7 Core ``Sale/OrderAuthorised`` callback."""
+    return Asset(name=f"{integration.name}_sale_order_authorised",
+                 uri=f"erp-wms://{integration.name}/sale-order-authorised")
 
 
 def plan_window_task(integration: Integration, flow: str) -> Callable[..., Any]:
@@ -78,7 +89,8 @@ def build_item_master_sync(integration: Integration) -> DAG:
         window = plan_window_task(integration, flow)()
         fetched = step(integration, flow, "fetch_erp_items", f"{ITEMS}:fetch", client="erp")(window)
         checked = step(integration, flow, "validate_items", f"{ITEMS}:validate")(window, fetched)
-        written = step(integration, flow, "upsert_wms_items", f"{ITEMS}:upsert", client="wms")(window, checked)
+        written = step(integration, flow, "upsert_wms_items", f"{ITEMS}:upsert", client="wms",
+                       outlets=[items_synced(integration)])(window, checked)
         flagged = step(integration, flow, "flag_wms_items_not_in_erp", f"{ITEMS}:flag_unknown",
                        client="wms")(window, written)
         step(integration, flow, "advance_watermark", f"{ITEMS}:finish")(window, flagged)
@@ -109,12 +121,12 @@ Runbook: `docs/runbook.md#order-release`.
 def build_order_release(integration: Integration) -> DAG:
     flow = "order_release"
     orders = integration.orders
-    trigger, schedule = "", None
+    events = [items_synced(integration)]
+    trigger = f", at once after item master sync wrote items (asset `{events[0].uri}`)"
     if integration.erp.kind.value == "cin7core":
-        event = Asset(name=f"{integration.name}_sale_order_authorised",
-                      uri=f"erp-wms://{integration.name}/sale-order-authorised")
-        schedule = AssetOrTimeSchedule(timetable=timetable(integration, flow), assets=[event])
-        trigger = f", and at once on a Cin7 `Sale/OrderAuthorised` webhook (asset `{event.uri}`)"
+        events.append(orders_authorised(integration))
+        trigger += f" and on a Cin7 `Sale/OrderAuthorised` webhook (asset `{events[1].uri}`)"
+    schedule = AssetOrTimeSchedule(timetable=timetable(integration, flow), assets=AssetAny(*events))
     doc = ORDER_RELEASE_DOC.format(
         label=integration.label, erp=integration.erp.kind.value, release_status=orders.release_status,
         cutoff=orders.cutoff_status, schedule=integration.schedule_for(flow), tz=integration.timezone,
