@@ -153,3 +153,13 @@ def test_a_record_peoplevox_rejects_is_held_and_sent_again(stack, wired, run_dag
     run_dag(DAG)
     assert set(wms_orders(stack, "northwind")) == {s["Order"]["SaleOrderNumber"] for s in sales}
     assert not [k for k in open_exceptions(wired, "northwind") if k.startswith("wms_write_rejected:")]
+
+
+def test_order_checks_look_up_only_the_skus_the_orders_use(stack, wired, run_dag, catalogue) -> None:
+    stack.peoplevox.seed("northwind", "Item types", [{"ItemCode": f"BULK-{n:05d}", "Name": f"Bulk {n}"}
+                                                     for n in range(2500)])  # a full listing would take 3 pages
+    cin7_sale(stack, [(GOOD[0], 1), (GOOD[1], 2)])
+    before = stack.peoplevox.calls[("northwind", "GetData")]
+    run_dag(DAG)
+    lookups = stack.peoplevox.calls[("northwind", "GetData")] - before
+    assert lookups <= 2, f"{lookups} GetData calls: one ItemCode lookup and one order lookup were expected"
