@@ -1,5 +1,5 @@
 """The shared HTTP transport: which answers are retried and how long it waits, Retry-After, backoff
-bounds, token-bucket pacing, fatal 4xx, and that no secret reaches an error message.
+bounds, fatal 4xx, and that no secret reaches an error message (the API budget: tests/unit/test_budget.py).
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ import requests
 from erp_wms_sync.connectors.transport import (
     HttpTransport,
     RetryPolicy,
-    TokenBucket,
     parse_retry_after,
     redact,
-    shared_bucket,
 )
 from erp_wms_sync.errors import ApiAuthError, ApiRejected, ApiUnavailable
 
@@ -152,64 +150,6 @@ def test_jitter_spreads_the_waits() -> None:
     rng = random.Random(7)
     waits = {round(RetryPolicy().delay(3, None, rng.random), 6) for _ in range(20)}
     assert len(waits) > 10 and all(1.0 <= w <= 2.0 for w in waits)
-
-
-# ---- token bucket ---------------------------------------------------------------------------
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def test_token_bucket_allows_a_burst_then_paces() -> None:
-    fake = FakeTime()
-    bucket = TokenBucket(60, burst=3, clock=fake.clock, sleep=fake.sleep)
-    assert [bucket.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert bucket.acquire() == pytest.approx(1.0)  # 60/min: one token a second
-    fake.now += 2.5
-    assert bucket.acquire() == 0.0 and bucket.acquire() == 0.0
-    assert bucket.acquire() == pytest.approx(0.5)
-
-
-def test_token_bucket_never_exceeds_the_rate_over_a_minute() -> None:
-    fake = FakeTime()
-    bucket = TokenBucket(60, clock=fake.clock, sleep=fake.sleep)
-    start = fake.now
-    for _ in range(120):
-        bucket.acquire()
-    assert fake.now - start == pytest.approx(60.0)  # 60 from the burst, 60 more paced over a minute
-
-
-def test_drained_bucket_makes_the_next_call_wait() -> None:
-    fake = FakeTime()
-    bucket = TokenBucket(120, clock=fake.clock, sleep=fake.sleep)
-    bucket.drain()
-    assert bucket.acquire() == pytest.approx(0.5)
-    with pytest.raises(ValueError):
-        TokenBucket(0)
-
-
-def test_a_429_drains_the_bucket() -> None:
-    bucket = TokenBucket(6000, burst=10)
-    http, _ = transport(response(429), response(200), bucket=bucket)
-    http.request("GET", "items")
-    assert bucket.tokens < 1.0
-
-
-def test_shared_bucket_is_per_key_and_never_named_by_the_key() -> None:
-    from erp_wms_sync.connectors import transport as module
-
-    first = shared_bucket("testapi", SECRET, 60)
-    assert shared_bucket("testapi", SECRET, 60) is first
-    assert shared_bucket("testapi", "another-key", 60) is not first
-    assert all(SECRET not in name for name in module._BUCKETS)
 
 
 # ---- redaction ------------------------------------------------------------------------------

@@ -269,3 +269,21 @@ class StagedRecord(Base):
     verdict: Mapped[str] = mapped_column(String(16), default="pending")  # pending | valid | invalid | written
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     __table_args__ = (Index("ix_staged_records_run", "integration", "flow", "run_key", "verdict"),)
+
+
+class ApiBudget(Base):
+    """One vendor API key's call budget, shared by every process (see :mod:`erp_wms_sync.connectors.budget`).
+
+    Keyed by the system and a SHA-256 of the key, never the key. ``calls`` holds only the call times (epoch
+    seconds) inside the window, ``waiters`` the callers waiting for a slot (``{caller: [priority, expires]}``),
+    ``blocked_until`` the end of a wait the vendor imposed (a 429); the row stays small.
+    """
+
+    __tablename__ = "api_budgets"
+    system: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    calls: Mapped[list[float]] = mapped_column(JSON, default=list)
+    waiters: Mapped[dict[str, list[float]]] = mapped_column(JSON, default=dict)
+    blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    blocked_by: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
