@@ -95,7 +95,17 @@ def misbehaving_app() -> FastAPI:
             return {"data": [{"sku": "A-B-C"}], "total": 1}
         if case == "badprice":
             return {"data": [{**row, "price": "ten"}], "total": 1}
+        if case == "short":  # total says 12 but page 2 holds 2 rows: SKUs would be lost
+            return {"data": [{**row, "sku": f"{page}-{i}"} for i in range(pageSize if page == 1 else 2)],
+                    "total": 12}
+        if case == "twice":
+            return {"data": [row, row], "total": 2}
         return {"data": [{**row, "sku": f"{page}-{i}"} for i in range(pageSize)], "total": 10**9}
+
+    @app.get("/{case}/orders/{number}")
+    def order(case: str, number: str) -> Any:
+        other = {"orderNumber": "SO-2", "status": "OPEN", "lines": []}
+        return {} if case == "emptyorder" else other
 
     return app
 
@@ -111,6 +121,8 @@ def broken_url() -> Iterator[str]:
     ("nodata", "no 'data' list"),
     ("nostyle", "'style' is missing"),
     ("badprice", "'price' is not a number"),
+    ("short", "GET skus: page 2 has 2 rows of the 5 asked for, yet total says 12 and only 7 were read"),
+    ("twice", "GET skus: page 1 lists sku 'A-B-C' more than once"),
     ("endless", "after 4 pages"),
 ])
 def test_malformed_answers_raise_response_invalid(broken_url: str, case: str, fragment: str) -> None:
@@ -118,3 +130,14 @@ def test_malformed_answers_raise_response_invalid(broken_url: str, case: str, fr
     with pytest.raises(ApiResponseInvalid, match=fragment) as caught:
         list(client.iter_skus())
     assert DEMO_SUBSCRIPTION_KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize(("case", "fragment"), [
+    ("emptyorder", "GET orders/SO-1: the answer has no 'orderNumber'"),
+    ("otherorder", "GET orders/SO-1: the answer is orderNumber 'SO-2', not the 'SO-1' asked for"),
+], ids=["empty-object", "another-order"])
+def test_an_order_answer_that_is_not_the_order_asked_for_is_refused(broken_url: str, case: str,
+                                                                    fragment: str) -> None:
+    with pytest.raises(ApiResponseInvalid, match="^bluecherry: ") as caught:
+        make_client(f"{broken_url}/{case}").get_order("SO-1")
+    assert fragment in str(caught.value)

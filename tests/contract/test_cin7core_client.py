@@ -111,7 +111,9 @@ def test_persistent_rate_limit_ends_as_api_unavailable(cin7_sim: Any) -> None:
     client.me()
     with pytest.raises(ApiUnavailable) as caught:
         client.me()
-    assert caught.value.status == 429 and len(sleeps) == 2
+    # refusals do not use up max_attempts (3): the client gives up only after 10 minutes of refusal
+    assert caught.value.status == 429 and "rate limit for 600s" in str(caught.value)
+    assert sleeps == [60.0] * 10
 
 
 def test_refused_credentials_raise_auth_error_without_secrets(cin7_sim: Any) -> None:
@@ -146,9 +148,21 @@ def misbehaving_app() -> FastAPI:
         if case == "array":
             return JSONResponse([row])
         if case == "samepage":
+            return {"Total": 10_000, "Products": [{**row, "ID": f"x{i}"} for i in range(Limit)]}
+        if case == "twice":
             return {"Total": 10_000, "Products": [row] * Limit}
+        if case == "short":  # Total says 5 but page 2 holds 1 row: an order would be lost
+            return {"Total": 5, "Products": [{**row, "ID": f"{Page}-{i}"} for i in range(Limit if Page == 1 else 1)]}
         fresh = [{**row, "ID": f"{Page}-{i}", "SKU": f"S{Page}-{i}"} for i in range(Limit)]
         return {"Total": 10_000_000, "Products": fresh}  # "endless": always a full, new page
+
+    @app.get("/{case}/sale")
+    def sale(case: str, ID: str) -> Any:
+        if case == "emptysale":
+            return {}
+        if case == "lowercase":
+            return {"ID": ID.lower(), "Order": {"Lines": []}}
+        return {"ID": "0c8f6a52-0000-4000-8000-000000000002", "Order": {"Lines": []}}  # another sale
 
     return app
 
@@ -167,6 +181,8 @@ def broken_url() -> Iterator[str]:
     ("baddate", "not an ISO 8601"),
     ("array", "expected a JSON object"),
     ("samepage", "repeats page 1"),
+    ("twice", "page 1 lists ID 'x' more than once"),
+    ("short", "GET product: page 2 has 1 rows of the 2 asked for, yet Total says 5 and only 3 were read"),
     ("endless", "after 3 pages"),
 ])
 def test_malformed_answers_raise_response_invalid(broken_url: str, case: str, fragment: str) -> None:
@@ -175,3 +191,21 @@ def test_malformed_answers_raise_response_invalid(broken_url: str, case: str, fr
         list(client.iter_products())
     assert DEMO_APPLICATION_KEY not in str(caught.value)
     assert caught.value.system == "cin7core"
+
+
+@pytest.mark.parametrize(("case", "fragment"), [
+    ("emptysale", "GET sale 0c8f6a52-0000-4000-8000-000000000001: the answer has no 'ID'"),
+    ("othersale", "the answer is ID '0c8f6a52-0000-4000-8000-000000000002', not the "
+                  "'0c8f6a52-0000-4000-8000-000000000001' asked for"),
+], ids=["empty-object", "another-sale"])
+def test_a_sale_answer_that_is_not_the_sale_asked_for_is_refused(broken_url: str, case: str, fragment: str) -> None:
+    """``GET sale`` answering ``{}`` once created a ledger row with an empty order id; now nothing is returned."""
+    client = make_client(f"{broken_url}/{case}")
+    with pytest.raises(ApiResponseInvalid, match="^cin7core: ") as caught:
+        client.get_sale("0c8f6a52-0000-4000-8000-000000000001")
+    assert fragment in str(caught.value)
+
+
+def test_a_sale_id_in_another_case_is_the_same_sale(broken_url: str) -> None:
+    sale = make_client(f"{broken_url}/lowercase").get_sale("0C8F6A52-0000-4000-8000-000000000001")
+    assert sale is not None and sale["ID"] == "0c8f6a52-0000-4000-8000-000000000001"

@@ -100,30 +100,36 @@ def test_get_data_with_search_clause(client: PeoplevoxClient, peoplevox_sim: Peo
 
 def test_get_data_refusal_raises_api_rejected(client: PeoplevoxClient) -> None:
     with pytest.raises(ApiRejected, match="Template 'Widgets' not found"):
+        list(client.get_data("Widgets", key="Code"))
+    with pytest.raises(ValueError, match="template 'Widgets' has no known key column"):
         list(client.get_data("Widgets"))
     with pytest.raises(ApiRejected, match="at character 1: unknown field 'Colour'"):
         list(client.get_data("Item types", 'Colour == "red"'))
 
 
 def lying_get_data(total: int, rows_per_page: int) -> Callable[..., IntegrationResult]:
+    """A GetData handler announcing ``total`` rows but serving ``rows_per_page`` new ones on every page."""
     def handler(ctx: operations.CallContext, body: etree._Element) -> IntegrationResult:
-        lines = ["ItemCode,Name"] + [f"LIE-{n},x" for n in range(rows_per_page)]
+        page = operations.text(operations.child(body, "getRequest"), "PageNo")
+        lines = ["ItemCode,Name"] + [f"LIE-{page}-{n},x" for n in range(rows_per_page)]
         return IntegrationResult(total_count=total, detail="\r\n".join(lines))
     return handler
 
 
-def test_empty_page_before_total_count_stops_paging(client: PeoplevoxClient,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_empty_page_before_total_count_is_read_again_then_refused(client: PeoplevoxClient,
+                                                                  peoplevox_sim: PeoplevoxSim,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(operations.HANDLERS, "GetData", lying_get_data(total=10, rows_per_page=0))
-    with pytest.raises(ApiResponseInvalid, match="page 1 came back empty after 0 of 10 rows"):
+    with pytest.raises(ApiResponseInvalid, match="page 1 has 0 rows of the 1000 asked for, yet TotalCount says 10"):
         list(client.get_data("Item types"))
+    assert peoplevox_sim.calls("GetData") == 2
 
 
 def test_page_cap_stops_an_endless_listing(make_client: Callable[..., PeoplevoxClient],
                                            peoplevox_sim: PeoplevoxSim, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(operations.HANDLERS, "GetData", lying_get_data(total=10**9, rows_per_page=2))
     with pytest.raises(ApiResponseInvalid, match="after 3 pages"):
-        list(make_client(max_pages=3).get_data("Item types"))
+        list(make_client(max_pages=3, page_size=2).get_data("Item types"))
     assert peoplevox_sim.calls("GetData") == 3
 
 

@@ -10,6 +10,11 @@ read the rest from the connection's login, password and extras. Connection shape
 - BlueCherry: ``conn_type=bluecherry``, host + port + schema, ``password`` = APIM subscription key,
   extra ``{"base_path": "/api/v1"}`` (the default).
 - Ledger: connection ``erp_wms_ledger`` (``postgres`` or ``sqlite``), or extra ``{"sqlalchemy_url": ...}``.
+
+Every credential of a connection (Cin7 account id and application key, Peoplevox password, BlueCherry
+subscription key; Peoplevox session ids as the client opens them) is registered, in every encoded form a server
+may echo (:mod:`erp_wms_sync.connectors.redaction`), with Airflow's secrets masker, so task logs never show one;
+``test_connection`` messages are redacted the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import logging
 from typing import Any
 
 from airflow.providers.http.hooks.http import HttpHook
+
+from erp_wms_sync.connectors.redaction import on_new_secret, redact, redact_known, remember
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +56,25 @@ class _ClientHook(HttpHook):
     def _build(self, connection: Any) -> Any:
         raise TypeError(f"{type(self).__name__} must define _build")
 
+    def _credentials(self, connection: Any) -> tuple[str, ...]:
+        """The connection's credentials (the password by default)."""
+        return (connection.password or "",)
+
     def get_client(self) -> Any:
         if self._client is None:
-            self._client = self._build(self._connection())
+            connection = self._connection()
+            register_secrets(*self._credentials(connection))
+            self._client = self._build(connection)
         return self._client
 
     def test_connection(self) -> tuple[bool, str]:
+        secrets: tuple[str, ...] = ()
         try:
+            secrets = self._credentials(self._connection())
             ok, message = self.get_client().test_connection()
         except Exception as exc:  # the UI shows the message; never a traceback with secrets
-            return False, f"{type(exc).__name__}: {exc}"
-        return bool(ok), str(message)
+            ok, message = False, f"{type(exc).__name__}: {exc}"
+        return bool(ok), redact_known(redact(str(message), secrets))
 
 
 class Cin7CoreHook(_ClientHook):
@@ -68,13 +83,21 @@ class Cin7CoreHook(_ClientHook):
     hook_name = "Cin7 Core (erp-wms-sync)"
     default_base_path = "/ExternalApi/v2"
 
+    def _credentials(self, connection: Any) -> tuple[str, ...]:
+        return (self._account_id(connection), connection.password or "")
+
+    @staticmethod
+    def _account_id(connection: Any) -> str:
+        return str(connection.login or connection.extra_dejson.get("account_id", ""))
+
     def _build(self, connection: Any) -> Any:
         from erp_wms_sync.connectors.cin7core import Cin7CoreClient
 
         extra = connection.extra_dejson
         account_id = connection.login or extra.get("account_id", "")
-        return Cin7CoreClient(self._root_url(connection), account_id, connection.password or "",
-                              **self.client_options)
+        # extra rate_window_seconds: the window of the key's limit (60; a simulator on a scaled clock uses less)
+        options = {"rate_window_seconds": float(extra.get("rate_window_seconds", 60)), **self.client_options}
+        return Cin7CoreClient(self._root_url(connection), account_id, connection.password or "", **options)
 
 
 class PeoplevoxHook(_ClientHook):
@@ -102,6 +125,23 @@ class BlueCherryHook(_ClientHook):
         from erp_wms_sync.connectors.bluecherry import BlueCherryClient
 
         return BlueCherryClient(self._root_url(connection), connection.password or "", **self.client_options)
+
+
+def register_secrets(*secrets: str) -> None:
+    """Redact ``secrets`` and all their encodings from this process's logs: remembered for
+    :func:`~erp_wms_sync.connectors.redaction.redact_known`, and handed to Airflow's secrets masker (which the
+    task runner applies to every log line, in the task and in its supervisor)."""
+    on_new_secret(_mask_in_airflow_logs)
+    remember(*secrets)
+
+
+def _mask_in_airflow_logs(form: str) -> None:
+    try:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(form)
+    except Exception as exc:  # masking is a safety net; the clients redact their own messages anyway
+        log.warning("could not register a secret with the Airflow masker: %s", type(exc).__name__)
 
 
 def erp_hook(kind: str, conn_id: str, **options: Any) -> _ClientHook:

@@ -5,7 +5,9 @@ order-to-cash side: orders, shipments (despatch confirmations), returns, stock r
 BlueCherry publishes no API reference; this client speaks the contract the project's simulator defines
 (``Ocp-Apim-Subscription-Key`` header, ``page`` / ``pageSize`` paging answering
 ``{"data": [...], "page", "pageSize", "total"}``, 429 with ``Retry-After``), which is the contract to confirm
-with each customer. Calls go through the project transport and a shared per-key token bucket.
+with each customer. Calls go through the project transport and the subscription key's shared API budget. Pages are
+checked as the Cin7 pager checks them (a short page before ``total`` is read again, then refused; repeated
+pages, rows without their key and keys listed twice are refused), and ``GET orders/{n}`` must answer order n.
 """
 
 from __future__ import annotations
@@ -27,14 +29,29 @@ from erp_wms_sync.connectors.bluecherry_records import (
     BlueCherryStockRow,
     ShipmentCarton,
 )
-from erp_wms_sync.connectors.parsing import FieldReader, decode_json, iter_pages, text
-from erp_wms_sync.connectors.transport import HttpTransport, RetryPolicy, shared_bucket
+from erp_wms_sync.connectors.budget import BudgetRule, Priority, make_budget
+from erp_wms_sync.connectors.parsing import (
+    FieldReader,
+    Pager,
+    check_identity,
+    decode_json,
+    iter_pages,
+    key_of,
+    text,
+)
+from erp_wms_sync.connectors.redaction import redact
+from erp_wms_sync.connectors.transport import HttpTransport, RetryPolicy
 from erp_wms_sync.errors import ApiError
 
 SYSTEM = "bluecherry"
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
 MAX_PAGE_SIZE = 500
 MAX_PAGES = 10_000
+# The identity of a row of each listing: a page must not list one twice, nor a row without it.
+ROW_KEYS: dict[str, tuple[str, ...]] = {
+    "skus": ("sku",), "styles": ("style",), "warehouses": ("warehouse",), "orders": ("orderNumber",),
+    "shipments": ("shipmentNumber",), "returns": ("raNumber",), "inventory": ("sku", "warehouse"),
+}
 _read = FieldReader(SYSTEM)
 
 
@@ -124,9 +141,14 @@ class BlueCherryClient:
     """Client of one BlueCherry API subscription."""
 
     def __init__(self, base_url: str, subscription_key: str, *, rate_per_minute: float = 100,
+                 rate_window_seconds: float = 60.0, budget_url: str | None = None,
+                 priority: Priority = Priority.NORMAL,
                  page_size: int = MAX_PAGE_SIZE, timeout: tuple[float, float] = (5, 60),
                  retry: RetryPolicy | None = None, max_pages: int = MAX_PAGES,
                  sleep: Callable[[float], None] = time.sleep) -> None:
+        """``rate_per_minute`` calls per ``rate_window_seconds`` is the subscription's quota; with ``budget_url``
+        (a ledger URL) the budget is shared with every process using that ledger, else it paces this client
+        only. ``priority`` is this client's place when callers wait for the budget."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         self.page_size = page_size
@@ -135,7 +157,9 @@ class BlueCherryClient:
         self.transport = HttpTransport(
             system=SYSTEM, base_url=base_url, headers={KEY_HEADER: subscription_key, "Accept": "application/json"},
             secrets=self._secrets, timeout=timeout, retry=retry or RetryPolicy(),
-            bucket=shared_bucket(SYSTEM, subscription_key, rate_per_minute), sleep=sleep,
+            budget=make_budget(SYSTEM, subscription_key,
+                               BudgetRule(max(1, int(rate_per_minute)), rate_window_seconds), ledger_url=budget_url),
+            priority=priority, sleep=sleep,
         )
 
     def iter_skus(self, updated_since: datetime | None = None) -> Iterator[BlueCherrySku]:
@@ -162,12 +186,17 @@ class BlueCherryClient:
             yield BlueCherryOrder.from_raw(raw, f"order #{index + 1}")
 
     def get_order(self, number: str) -> BlueCherryOrder | None:
-        """One order by ``orderNumber``; None when BlueCherry does not know it (404)."""
+        """One order by ``orderNumber``; None when BlueCherry does not know it (404).
+
+        An answer without an ``orderNumber`` or naming another order raises :class:`ApiResponseInvalid`.
+        """
         path = f"orders/{quote(number, safe='')}"
         response = self.transport.request("GET", path, ok_statuses=(404,))
         if response.status_code == 404:
             return None
-        return BlueCherryOrder.from_raw(self._decode(response, f"GET {path}"), f"order {number}")
+        raw = _read.obj(self._decode(response, f"GET {path}"), f"GET {path}")
+        check_identity(_read, raw, "orderNumber", number, f"GET {path}", self._secrets)
+        return BlueCherryOrder.from_raw(raw, f"order {number}")
 
     def set_order_wms_status(self, number: str, text: str) -> dict[str, Any]:
         """Write the integration's warehouse status note onto the order (``wmsStatus``, ≤ 256 characters);
@@ -246,7 +275,7 @@ class BlueCherryClient:
         try:
             warehouses = list(self.iter_warehouses())
         except ApiError as exc:
-            return False, str(exc)
+            return False, redact(str(exc), self._secrets)
         return True, f"Connected to BlueCherry ({len(warehouses)} warehouses visible)"
 
     def _paged(self, path: str, params: Mapping[str, Any]) -> Iterator[Any]:
@@ -254,8 +283,10 @@ class BlueCherryClient:
             body = self._get_json(path, {**params, "page": page, "pageSize": self.page_size})
             return _read.page(body, f"GET {path} page {page}", list_key="data", total_key="total")
 
-        return iter_pages(fetch, system=SYSTEM, what=f"GET {path}", page_size=self.page_size,
-                          max_pages=self.max_pages, total_key="total")
+        fields = ROW_KEYS[path]
+        pager = Pager(SYSTEM, f"GET {path}", self.page_size, self.max_pages, "total", key_of(*fields),
+                      " + ".join(fields), self._secrets)
+        return iter_pages(fetch, pager)
 
     def _get_json(self, path: str, params: Mapping[str, Any]) -> Any:
         return self._decode(self.transport.request("GET", path, params=params), f"GET {path}")

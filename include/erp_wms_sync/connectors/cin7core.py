@@ -1,12 +1,13 @@
 """Cin7 Core (formerly DEAR Inventory) External API v2 client: products, locations, account check.
 
 One method per business noun, yielding typed records. Every call goes through the project transport
-(timeouts, retry of 429/503/5xx with backoff, redaction) and a token bucket shared by every client of
-the same application key in this process (Cin7 allows 60 calls per rolling minute per key).
+(timeouts, retry of 429/503/5xx with backoff, redaction) and the API budget of the application key, shared
+by every process using the key (Cin7 allows 60 calls per rolling minute per key).
 
 Paging follows the documented contract: ``Page`` (1-based) and ``Limit`` (at most 1000), with ``Total``
-beside the list; the client stops at ``Total`` or at a short page, and refuses to loop for ever when a
-server keeps answering full pages.
+beside the list; the client reads until ``Total``. A short page that does not reach ``Total`` is read again
+and then refused, as are repeated pages, pages contradicting their own ``Total``, a row without its id or an
+id listed twice, and a ``GET sale`` answering another sale (or none): hostile answers are errors, not data.
 """
 
 from __future__ import annotations
@@ -19,14 +20,24 @@ from typing import Any
 
 import requests
 
-from erp_wms_sync.connectors.parsing import FieldReader, decode_json, iter_pages, text
-from erp_wms_sync.connectors.transport import HttpTransport, RetryPolicy, shared_bucket
+from erp_wms_sync.connectors.budget import BudgetRule, Priority, make_budget
+from erp_wms_sync.connectors.parsing import (
+    FieldReader,
+    Pager,
+    check_identity,
+    decode_json,
+    iter_pages,
+    key_of,
+    text,
+)
+from erp_wms_sync.connectors.redaction import redact
+from erp_wms_sync.connectors.transport import HttpTransport, RetryPolicy
 from erp_wms_sync.errors import ApiError
 
 SYSTEM = "cin7core"
 MAX_LIMIT = 1000
 MAX_PAGES = 10_000
-# 429s mean another process shares the key's 60-per-minute window: back off long enough to see it slide.
+# for 5xx and timeouts; rate-limit refusals (429 / 503 "calls per minute API limit") are waited out by time
 DEFAULT_RETRY = RetryPolicy(max_attempts=6, backoff_base=2.0, backoff_max=60.0)
 _read = FieldReader(SYSTEM)
 
@@ -96,9 +107,14 @@ class Cin7CoreClient:
     """Client of one Cin7 Core account (an API application: account id + application key)."""
 
     def __init__(self, base_url: str, account_id: str, application_key: str, *, rate_per_minute: float = 60,
+                 rate_window_seconds: float = 60.0, budget_url: str | None = None,
+                 priority: Priority = Priority.NORMAL,
                  page_limit: int = MAX_LIMIT, timeout: tuple[float, float] = (5, 60),
                  retry: RetryPolicy | None = None, max_pages: int = MAX_PAGES,
                  sleep: Callable[[float], None] = time.sleep) -> None:
+        """``rate_per_minute`` calls per ``rate_window_seconds`` (Cin7: 60 per rolling 60 s) is the key's limit;
+        with ``budget_url`` (a ledger URL) the budget is shared with every process using that ledger, else
+        it paces this client only. ``priority`` is this client's place when callers wait for the budget."""
         if not 1 <= page_limit <= MAX_LIMIT:
             raise ValueError(f"page_limit must be between 1 and {MAX_LIMIT}")
         self.page_limit = page_limit
@@ -109,7 +125,9 @@ class Cin7CoreClient:
             headers={"api-auth-accountid": account_id, "api-auth-applicationkey": application_key,
                      "Accept": "application/json"},
             secrets=self._secrets, timeout=timeout, retry=retry or DEFAULT_RETRY,
-            bucket=shared_bucket(SYSTEM, application_key, rate_per_minute), sleep=sleep,
+            budget=make_budget(SYSTEM, application_key, BudgetRule(max(1, int(rate_per_minute)), rate_window_seconds),
+                               ledger_url=budget_url),
+            priority=priority, sleep=sleep,
         )
 
     # ---- business nouns ---------------------------------------------------------------------
@@ -139,11 +157,17 @@ class Cin7CoreClient:
             yield row
 
     def get_sale(self, sale_id: str) -> dict[str, Any] | None:
-        """The full sale (header, ``Order`` with lines, fulfilments…); None when Cin7 Core does not know it."""
+        """The full sale (header, ``Order`` with lines, fulfilments…); None when Cin7 Core does not know it.
+
+        An answer that is not the sale asked for (``{}``, a blank ``ID`` or another sale's) raises
+        :class:`ApiResponseInvalid`: it must never be taken for an order.
+        """
         response = self.transport.request("GET", "sale", params={"ID": sale_id}, ok_statuses=(404,))
         if response.status_code == 404:
             return None
-        return _read.obj(self._decode(response, "GET sale"), f"GET sale {sale_id}")
+        sale = _read.obj(self._decode(response, "GET sale"), f"GET sale {sale_id}")
+        check_identity(_read, sale, "ID", sale_id, f"GET sale {sale_id}", self._secrets)
+        return sale
 
     def update_sale(self, sale_id: str, **fields: Any) -> dict[str, Any]:
         """PUT /sale with the given header fields (e.g. ``AdditionalAttributes``); returns the updated sale."""
@@ -158,7 +182,7 @@ class Cin7CoreClient:
         try:
             company = text(self.me().get("Company")) or "an unnamed company"
         except ApiError as exc:
-            return False, str(exc)
+            return False, redact(str(exc), self._secrets)
         return True, f"Connected to Cin7 Core as {company}"
 
     # ---- paging and decoding ----------------------------------------------------------------
@@ -167,8 +191,9 @@ class Cin7CoreClient:
             body = self._get_json(path, {**params, "Page": page, "Limit": self.page_limit})
             return _read.page(body, f"GET {path} page {page}", list_key=list_key, total_key="Total")
 
-        return iter_pages(fetch, system=SYSTEM, what=f"GET {path}", page_size=self.page_limit,
-                          max_pages=self.max_pages, total_key="Total", id_key=id_key)
+        pager = Pager(SYSTEM, f"GET {path}", self.page_limit, self.max_pages, "Total", key_of(id_key), id_key,
+                      self._secrets)
+        return iter_pages(fetch, pager)
 
     def _get_json(self, path: str, params: Mapping[str, Any]) -> Any:
         return self._decode(self.transport.request("GET", path, params=params), f"GET {path}")

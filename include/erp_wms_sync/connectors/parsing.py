@@ -4,19 +4,20 @@ A :class:`FieldReader` is bound to one system; every check it makes raises
 :class:`~erp_wms_sync.errors.ApiResponseInvalid` naming that system, the record (``where``) and the field, so a
 task log says which answer broke the contract. :func:`decode_json` reads a response body as JSON with the
 same kind of error (redacted), and :func:`iter_pages` walks ``page`` 1, 2, … until the announced total is read,
-refusing to loop for ever when a server keeps answering full pages.
+refusing short pages, repeated pages, self-contradicting pages and endless listings (see :class:`Pager`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
-from erp_wms_sync.connectors.transport import redact, trim
+from erp_wms_sync.connectors.redaction import redact
+from erp_wms_sync.connectors.transport import trim
 from erp_wms_sync.errors import ApiResponseInvalid
 
 
@@ -101,6 +102,24 @@ class FieldReader:
         return total, rows
 
 
+def check_identity(reader: FieldReader, record: Mapping[str, Any], key: str, asked: str, where: str,
+                   secrets: Iterable[str] = ()) -> None:
+    """Refuse a record fetched by id whose ``key`` is blank or names another record than ``asked``.
+
+    Ids compare without surrounding blanks and case (Cin7 GUIDs come back in either case). A server answering
+    ``{}`` or a neighbour's record must fail the fetch, never become a row with an empty or wrong id. The
+    message is redacted with ``secrets`` (a hostile server may put anything in the id).
+    """
+    got = text(record.get(key)).strip()
+    if not got:
+        problem = f"the answer has no '{key}' ({len(record)} fields); expected {asked!r}"
+    elif got.casefold() != asked.strip().casefold():
+        problem = f"the answer is {key} {trim(got, 80)!r}, not the {asked!r} asked for"
+    else:
+        return
+    raise reader.invalid(redact(f"{where}: {problem}; nothing was taken from it", secrets))
+
+
 def decode_json(system: str, response: requests.Response, what: str, secrets: Iterable[str]) -> Any:
     """The response body as JSON; :class:`ApiResponseInvalid` (with a redacted excerpt) when it is not."""
     try:
@@ -111,27 +130,102 @@ def decode_json(system: str, response: requests.Response, what: str, secrets: It
                                  body=excerpt, url=redact(response.url, secrets)) from None
 
 
-def iter_pages(fetch: Callable[[int], tuple[int, list[Any]]], *, system: str, what: str, page_size: int,
-               max_pages: int, total_key: str, id_key: str | None = None) -> Iterator[Any]:
-    """The rows of pages 1, 2, … (``fetch(page)`` answers ``(total, rows)``) until ``total`` rows were read or
-    a page comes back short.
+RowKey = Callable[[Any], Hashable]
 
-    With ``id_key``, a page whose row ids equal the previous page's (a server ignoring the page number) raises
-    at once; in any case more than ``max_pages`` full pages raise instead of looping for ever.
+
+def key_of(*fields: str) -> RowKey:
+    """The identity of a JSON row: the value of one field, or the tuple of several (``None`` when a value is
+    absent or empty, or the row is not an object)."""
+    def key(row: Any) -> Hashable:
+        if not isinstance(row, dict):
+            return None
+        values = tuple(row.get(name) for name in fields)
+        if any(value is None or value == "" for value in values):
+            return None
+        return values[0] if len(values) == 1 else values
+
+    return key
+
+
+@dataclass(frozen=True)
+class Pager:
+    """How one listing is paged: who answers (``system``, ``what``), the page size asked for, the cap on pages,
+    the name of the announced total (for messages), optionally the identity of a row (``row_key``, named
+    ``key_name``), and the credentials to redact from error messages."""
+
+    system: str
+    what: str
+    page_size: int
+    max_pages: int
+    total_key: str
+    row_key: RowKey | None = None
+    key_name: str = "id"
+    secrets: tuple[str, ...] = ()
+
+    def invalid(self, message: str) -> ApiResponseInvalid:
+        """An error naming the listing and the page, redacted (a hostile server may echo anything in a key)."""
+        return ApiResponseInvalid(self.system, redact(f"{self.what}: {message}", self.secrets))
+
+    def check(self, page: int, total: int, rows: list[Any]) -> list[Any]:
+        """The identities of ``rows`` (the rows themselves without ``row_key``), after refusing a page that
+        contradicts itself: more rows than asked for or than the total, a row without its key, a key twice."""
+        if len(rows) > self.page_size:
+            raise self.invalid(f"page {page} has {len(rows)} rows, more than the {self.page_size} asked for")
+        if len(rows) > total:
+            raise self.invalid(f"page {page} has {len(rows)} rows but {self.total_key} says {total}")
+        if self.row_key is None:
+            return rows
+        keys = [self.row_key(row) for row in rows]
+        for index, key in enumerate(keys, start=1):
+            if key is None:
+                raise self.invalid(f"page {page} row {index} has no {self.key_name}")
+        if len(set(keys)) != len(keys):
+            twice = next(key for index, key in enumerate(keys) if key in keys[:index])
+            raise self.invalid(f"page {page} lists {self.key_name} {twice!r} more than once")
+        return keys
+
+    def is_short(self, seen: int, total: int, rows: list[Any]) -> bool:
+        """A page with fewer rows than asked for that does not reach the total: rows went missing."""
+        return len(rows) < self.page_size and seen + len(rows) < total
+
+
+def iter_pages(fetch: Callable[[int], tuple[int, list[Any]]], pager: Pager) -> Iterator[Any]:
+    """The rows of pages 1, 2, … (``fetch(page)`` answers ``(total, rows)``) until the announced total is read.
+
+    Hostile answers are errors, never data: a page shorter than asked for that does not reach the total is
+    read once more and then refused (taking it as the last page would silently lose every row after it); a
+    page repeating the previous one (a server ignoring the page number), a page with more rows than asked for
+    or than its own total, a row without its key or a key listed twice raise
+    :class:`~erp_wms_sync.errors.ApiResponseInvalid` naming the page; more than ``max_pages`` pages raise
+    instead of looping for ever.
     """
     seen, total = 0, 0
-    previous_ids: list[Any] | None = None
-    for page in range(1, max_pages + 1):
-        total, rows = fetch(page)
-        if id_key is not None:
-            ids = [row.get(id_key) if isinstance(row, dict) else None for row in rows]
-            if rows and ids == previous_ids:
-                raise ApiResponseInvalid(system, f"{what}: page {page} repeats page {page - 1}; "
-                                                 "the server ignores paging")
-            previous_ids = ids
+    previous: list[Any] | None = None
+    for page in range(1, pager.max_pages + 1):
+        total, rows, keys = _read_page(fetch, pager, page, seen)
+        if rows and keys == previous:
+            raise pager.invalid(f"page {page} repeats page {page - 1}; the server ignores paging")
+        previous = keys
         yield from rows
         seen += len(rows)
-        if seen >= total or len(rows) < page_size:
+        if seen >= total:
             return
-    raise ApiResponseInvalid(system, f"{what}: still full pages after {max_pages} pages "
-                                     f"({seen} rows, {total_key} says {total}); stopped to avoid an endless loop")
+    raise pager.invalid(f"still more rows after {pager.max_pages} pages ({seen} rows, {pager.total_key} says "
+                        f"{total}); stopped to avoid an endless loop")
+
+
+def _read_page(fetch: Callable[[int], tuple[int, list[Any]]], pager: Pager, page: int,
+               seen: int) -> tuple[int, list[Any], list[Any]]:
+    """``(total, rows, keys)`` of one page, read a second time when it came back short."""
+    total, rows = fetch(page)
+    keys = pager.check(page, total, rows)
+    if not pager.is_short(seen, total, rows):
+        return total, rows, keys
+    total, rows = fetch(page)
+    keys = pager.check(page, total, rows)
+    if pager.is_short(seen, total, rows):
+        raise pager.invalid(
+            f"page {page} has {len(rows)} rows of the {pager.page_size} asked for, yet {pager.total_key} says "
+            f"{total} and only {seen + len(rows)} were read (read twice, same answer); refusing to take it as "
+            "the last page, which would lose the rest")
+    return total, rows, keys

@@ -5,8 +5,10 @@
   A SOAP call answered HTTP 500 is handed to zeep instead of being retried: .NET services report
   their verdicts as soap:Faults with that status, and retrying a verdict does not change it.
 - :class:`IntegrationResult` is a plain copy of the service's ``IntegrationResponse``.
-- CSV helpers read ``Detail`` payloads and write ``CsvData``.
-- :func:`merge_outcomes` turns a SaveData answer into one :class:`RecordOutcome` per row sent.
+- CSV helpers read ``Detail`` payloads (strictly: the key column must be there, rows must be as wide as the
+  header) and write ``CsvData``.
+- :func:`merge_outcomes` turns a SaveData answer into one :class:`RecordOutcome` per row sent;
+  :func:`foreign_statuses` finds statuses about records that were not sent.
 """
 
 from __future__ import annotations
@@ -14,20 +16,38 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import requests
 import zeep
+import zeep.exceptions
+from lxml import etree
 
 from erp_wms_sync.connectors.transport import HttpTransport
+from erp_wms_sync.errors import ApiError, ApiRejected, ApiResponseInvalid, ApiUnavailable
 
 PVX_NS = "http://www.peoplevox.net/"
 BINDING = f"{{{PVX_NS}}}IntegrationServiceV4Soap"
 HEADER_ELEMENT = f"{{{PVX_NS}}}UserSessionCredentials"
 SESSION_ERRORS = ("invalid session", "session expired")
+SYSTEM = "peoplevox"
+# The column that names the record of each template's rows: a GetData answer without it is refused.
+TEMPLATE_KEYS: dict[str, str] = {
+    "Item types": "ItemCode", "Sales orders": "SalesOrderNumber", "Sales order items": "SalesOrderNumber",
+    "Sites": "Reference", "Customers": "Reference", "Suppliers": "Reference", "Purchase orders": "PurchaseOrderNumber",
+    "Return authorisations": "ReturnAuthorisationNumber", "Despatch packages": "DespatchNumber",
+}
+# The column every row of each report fills: a GetReportData answer without it is refused.
+REPORT_KEYS: dict[str, str] = {
+    "Despatch summary": "Salesorder number", "Return summary": "Return code",
+    "Goods in summary": "Goods in reference number", "Item inventory summary": "Item code",
+    "Item availability latest reconciliation": "Item code", "Item movement history": "History Id",
+}
+# Failures a WSDL changed on the server explains (zeep's TransportError is let through: that is the network).
+STALE_WSDL_SIGNS = (zeep.exceptions.Error, etree.XMLSyntaxError, AttributeError, TypeError)
 
 
 @dataclass(frozen=True)
@@ -85,20 +105,37 @@ class ZeepHttpTransport(zeep.Transport):
         return self.http.request("GET", url).content
 
 
-def read_rows(detail: str) -> list[dict[str, str]]:
-    """The rows of a CSV ``Detail`` (header line first); missing trailing cells become ``""``."""
-    header, records = _csv_records(detail)
-    return [{column: cells[i] if i < len(cells) else "" for i, column in enumerate(header)} for cells in records]
+def read_rows(detail: str, key: str) -> list[dict[str, str]]:
+    """The rows of a CSV ``Detail`` (header line first), each a ``{column: value}`` dict.
 
-
-def read_report_rows(detail: str) -> list[dict[str, str]]:
-    """Like :func:`read_rows`, but a row whose cell count differs from the header's raises ``ValueError``,
-    and values wrapped in single quotes (report dates such as ``'02/05/2024 10:00:00'``) are unwrapped."""
+    The answer must be what the template promises, or ``ValueError`` says what is wrong: the header must hold
+    the ``key`` column (a CSV without it cannot say which record a row is), every row must have exactly as
+    many cells as the header (a ragged row is not silently padded or cut), and no row may have an empty key.
+    A blank ``Detail`` (no header, no rows) is an empty page.
+    """
     header, records = _csv_records(detail)
+    if not header:
+        return []
+    column = key.strip().strip("[]")
+    if column not in header:
+        raise ValueError(f"the header has no key column {column!r} (columns: {', '.join(header) or 'none'})")
+    twice = [name for index, name in enumerate(header) if name in header[:index]]
+    if twice:
+        raise ValueError(f"the header lists column {twice[0]!r} more than once")
     for number, cells in enumerate(records, start=1):
         if len(cells) != len(header):
             raise ValueError(f"row {number} has {len(cells)} values but the header has {len(header)} columns")
-    return [{column: unquote(cells[i]) for i, column in enumerate(header)} for cells in records]
+    rows = [dict(zip(header, cells, strict=True)) for cells in records]
+    for number, row in enumerate(rows, start=1):
+        if not row[column].strip():
+            raise ValueError(f"row {number} has an empty {column}")
+    return rows
+
+
+def read_report_rows(detail: str, key: str) -> list[dict[str, str]]:
+    """Like :func:`read_rows`, and values wrapped in single quotes (report dates such as
+    ``'02/05/2024 10:00:00'``) are unwrapped."""
+    return [{column: unquote(value) for column, value in row.items()} for row in read_rows(detail, key)]
 
 
 def _csv_records(detail: str) -> tuple[list[str], list[list[str]]]:
@@ -175,6 +212,21 @@ def _failure_messages(detail: str, references: Iterable[str]) -> dict[str, deque
     return messages
 
 
+def foreign_statuses(references: Sequence[str], result: IntegrationResult) -> list[str]:
+    """The ``Statuses`` references that match no record sent (or more statuses than records sent under one
+    reference): an answer that is not about this batch, whose outcomes must not be trusted."""
+    sent: dict[str, int] = defaultdict(int)
+    for reference in references:
+        sent[reference] += 1
+    foreign: list[str] = []
+    for reference, _ in result.statuses:
+        if sent.get(reference, 0) > 0:
+            sent[reference] -= 1
+        elif reference not in foreign:
+            foreign.append(reference)
+    return foreign
+
+
 def merge_outcomes(references: Sequence[str], result: IntegrationResult) -> list[RecordOutcome]:
     """One outcome per reference sent, from ``Statuses`` and the failure lines of ``Detail``."""
     if not result.statuses:
@@ -201,3 +253,15 @@ def merge_outcomes(references: Sequence[str], result: IntegrationResult) -> list
             reason = queued.popleft() if queued else (result.detail or status)
             outcomes.append(RecordOutcome(reference, False, reason))
     return outcomes
+
+
+def zeep_error(operation: str, exc: Exception, redact: Callable[[str], str], described: str, url: str) -> ApiError:
+    """The project's error for a zeep failure of ``operation`` (``described``: the redacted exception text)."""
+    if isinstance(exc, zeep.exceptions.Fault):
+        return ApiRejected(SYSTEM, f"{operation} answered a SOAP fault: {redact(str(exc.message or ''))}",
+                           status=500, url=url)
+    if isinstance(exc, zeep.exceptions.TransportError):
+        error = ApiUnavailable if (exc.status_code or 0) >= 500 else ApiResponseInvalid
+        return error(SYSTEM, f"{operation} got an unreadable answer", status=exc.status_code or None, body=described,
+                     url=url)
+    return ApiResponseInvalid(SYSTEM, f"{operation} does not match the WSDL: {described}", url=url)
