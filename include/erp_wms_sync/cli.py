@@ -21,24 +21,16 @@ EXIT_PROBLEMS = 2
 
 
 def _config_validate(args: argparse.Namespace) -> int:
-    from erp_wms_sync.config import check_integration
+    """Every problem of the files given (each read once; two files defining one integration included); exit 2."""
+    from erp_wms_sync.config import scan_files
 
-    problems: list[str] = []
-    names: dict[str, str] = {}
-    for path in args.files:
-        integration, found = check_integration(path)
-        problems.extend(str(p) for p in found)
-        if integration is not None and not found:
-            if integration.name in names:
-                problems.append(f"{path}: name: '{integration.name}' is also defined in {names[integration.name]}. "
-                                "Fix: give each integration a unique name")
-            names[integration.name] = path
-    for problem in problems:
+    scan = scan_files(args.files)
+    for problem in scan.problems:
         print(problem, file=sys.stderr)
-    if problems:
-        print(f"{len(problems)} problem(s) in {len(args.files)} file(s)", file=sys.stderr)
+    if scan.problems:
+        print(f"{len(scan.problems)} problem(s) in {len(args.files)} file(s)", file=sys.stderr)
         return EXIT_PROBLEMS
-    print(f"{len(args.files)} file(s) valid: {', '.join(sorted(names))}")
+    print(f"{len(args.files)} file(s) valid: {', '.join(sorted(i.name for i in scan.integrations))}")
     return 0
 
 

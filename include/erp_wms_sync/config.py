@@ -1,27 +1,53 @@
 """Integration configuration: one YAML file per ERP↔WMS pair ("integration"), validated by a schema.
 
-``load_integration(path)`` returns a typed :class:`Integration` or raises :class:`ConfigError` whose message lists
-every problem as ``FILE: field: what is wrong. Fix: how``. ``load_all(folder)`` reads every ``*.yaml`` there and
-also rejects two files that claim the same integration name.
+``scan_folder(folder)`` reads every ``*.yaml``/``*.yml`` there once and returns the usable integrations and every
+problem, each as ``FILE: field: what is wrong. Fix: how``. One bad file never costs another integration its
+DAGs: only the files with problems are left out. Only one file may define an integration: ``<name>.yaml`` wins
+over another file claiming the same name (a backup ``<name>.yml``), which is reported; two files claiming a name
+when neither is ``<name>.yaml`` are both reported and neither is used. ``load_integration``/``load_all`` raise
+:class:`ConfigError` listing the problems instead.
 
-The files are read at DAG parse time, so this module does nothing but read and validate them: no network, no
-database, no heavy imports.
+Files are read at DAG parse time, so this module only reads and validates them (no network, no database, no
+heavy imports), and keeps each result for as long as the file (and its item-code table) is unchanged: the DAG
+files of one parse share one read and one validation per file.
 """
 
 from __future__ import annotations
 
-import re
-import zoneinfo
+import os
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
+from erp_wms_sync.config_files import FileIssue, FileProblems, read_yaml
+from erp_wms_sync.config_sections import (
+    AlertSettings,
+    ErpKind,
+    ErpSettings,
+    ItemCodeSettings,
+    LocationMap,
+    OrderSettings,
+    Problem,
+    ReconciliationSettings,
+    SettingProblems,
+    StrictModel,
+    WmsSettings,
+    WriteBack,
+    file_table,
+    map_table,
+    problems_from,
+    refuse,
+)
 from erp_wms_sync.errors import ConfigError
+from erp_wms_sync.schedules import Finding, cron_finding, timezone_finding
+
+__all__ = ["DEFAULT_OWNERS", "DEFAULT_SCHEDULES", "FLOWS", "AlertSettings", "ConfigError", "ErpKind", "ErpSettings",
+           "FileCheck", "Integration", "ItemCodeSettings", "LocationMap", "OrderSettings", "Problem",
+           "ReconciliationSettings", "Scan", "WmsSettings", "WriteBack", "check_file", "check_integration",
+           "integration_files", "load_all", "load_integration", "scan_files", "scan_folder", "validate_files"]
 
 DEFAULT_INTEGRATIONS_DIR = Path(__file__).resolve().parents[1] / "integrations"
 NAME_PATTERN = r"^[a-z][a-z0-9_]{1,40}$"
@@ -68,78 +94,13 @@ DEFAULT_OWNERS = {
     "stock_variance": "finance+warehouse",
     "wms_item_not_in_erp": "data",
     "wms_write_rejected": "data",
+    "erp_record_unreadable": "integration-engineer",  # the ERP answered a record with something else (order id)
     "stage_deadline_breached": "ops",
     "api_unavailable": "integration-engineer",
 }
 
 
-class ErpKind(StrEnum):
-    CIN7CORE = "cin7core"
-    BLUECHERRY = "bluecherry"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ErpSettings(_Strict):
-    kind: ErpKind
-    conn_id: str = Field(min_length=1)
-    rate_per_minute: int = Field(default=60, gt=0, le=6000)
-
-
-class WmsSettings(_Strict):
-    kind: str = Field(default="peoplevox", pattern="^peoplevox$")
-    conn_id: str = Field(min_length=1)
-    item_code_max_length: int = Field(default=40, gt=0, le=200)
-    save_batch_size: int = Field(default=100, gt=0, le=1000)
-    page_size: int = Field(default=1000, gt=0, le=1000)
-
-
-class LocationMap(_Strict):
-    erp: str = Field(min_length=1, description="ERP location (Cin7 Core) or warehouse code (BlueCherry)")
-    wms_site: str = Field(min_length=1, description="Peoplevox site reference")
-
-
-class OrderSettings(_Strict):
-    release_status: str = "AUTHORISED"
-    cutoff_status: str = Field(default="Picking", pattern="^(Allocated|Picking|Picked|Packing|Packed)$")
-    hold_window_minutes: int = Field(default=0, ge=0, le=24 * 60)
-    batch_size: int = Field(default=100, gt=0, le=1000)
-    line_removal: str = Field(default="reissue", pattern="^(reissue|hold)$")
-    service_types: dict[str, str] = Field(default_factory=dict, description="ERP carrier -> Peoplevox ServiceType")
-    default_service_type: str | None = None
-    channel_name: str | None = None
-    release_attribute: str = Field(default="AdditionalAttribute1", pattern=r"^AdditionalAttribute([1-9]|10)$")
-    lookback_days: int = Field(default=7, ge=1, le=90)
-
-    def service_type_for(self, carrier: str) -> str | None:
-        wanted = carrier.strip().casefold()
-        found = next((v for k, v in self.service_types.items() if k.casefold() == wanted), None)
-        return found or self.default_service_type
-
-
-class AlertSettings(_Strict):
-    emails: list[str] = Field(default_factory=list)
-    smtp_conn_id: str | None = None
-    slack_conn_id: str | None = None
-
-    @field_validator("emails")
-    @classmethod
-    def _emails_look_like_addresses(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v)]
-        if bad:
-            raise ValueError(f"not an e-mail address: {', '.join(bad)}")
-        return value
-
-
-class ReconciliationSettings(_Strict):
-    tolerance_units: int = Field(default=0, ge=0)
-    tolerance_pct: float = Field(default=0.0, ge=0.0, le=100.0)
-    auto_apply_adjustments: bool = False
-
-
-class Integration(_Strict):
+class Integration(StrictModel):
     """One ERP↔WMS pair (a brand)."""
 
     name: str = Field(pattern=NAME_PATTERN)
@@ -155,26 +116,55 @@ class Integration(_Strict):
     owners: dict[str, str] = Field(default_factory=dict)
     reconciliation: ReconciliationSettings = Field(default_factory=ReconciliationSettings)
     paused_flows: list[str] = Field(default_factory=list)
+    item_codes: ItemCodeSettings = Field(default_factory=ItemCodeSettings)
 
+    # Field validators run in declaration order and see the fields declared before theirs in ``info.data``.
     @field_validator("timezone")
     @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{value}'") from None
+    def _iana_timezone(cls, value: str) -> str:
+        finding = timezone_finding(value)
+        if finding:
+            raise refuse("timezone", finding)
+        return value
+
+    @field_validator("location_mapping")
+    @classmethod
+    def _cin7_is_one_to_one(cls, value: str, info: ValidationInfo) -> str:
+        erp = info.data.get("erp")
+        if erp is not None and erp.kind is ErpKind.CIN7CORE and value != "strict_one_to_one":
+            raise refuse("location_mapping", Finding("Cin7 Core integrations must use strict_one_to_one",
+                                                      "set location_mapping: strict_one_to_one"))
+        return value
+
+    @field_validator("locations")
+    @classmethod
+    def _locations_are_consistent(cls, value: list[LocationMap], info: ValidationInfo) -> list[LocationMap]:
+        fix = "keep one line per ERP location and one ERP location per Peoplevox site"
+        issues = []
+        names = _repeated(loc.erp for loc in value)
+        if names:
+            issues.append(FileIssue("locations", f"ERP location mapped twice: {', '.join(names)}", fix))
+        sites = _repeated(loc.wms_site for loc in value)
+        if sites and info.data.get("location_mapping", "strict_one_to_one") == "strict_one_to_one":
+            issues.append(FileIssue("locations", f"Peoplevox site used by more than one ERP location: "
+                                    f"{', '.join(sites)} (strict_one_to_one needs exactly one ERP location per site)",
+                                    fix))
+        if issues:
+            raise SettingProblems(issues)
         return value
 
     @field_validator("schedules")
     @classmethod
-    def _valid_schedules(cls, value: dict[str, str]) -> dict[str, str]:
-        from croniter import croniter  # small, pure-python; part of Airflow's own dependencies
-
+    def _schedulable(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        timezone = info.data.get("timezone", "UTC")
+        issues = []
         for flow, cron in value.items():
-            if flow not in FLOWS:
-                raise ValueError(f"unknown flow '{flow}' (known: {', '.join(FLOWS)})")
-            if not croniter.is_valid(cron):
-                raise ValueError(f"'{cron}' for {flow} is not a valid cron expression")
+            finding = (Finding(f"unknown flow '{flow}' (known: {', '.join(FLOWS)})", "use one of the flows listed")
+                       if flow not in FLOWS else cron_finding(cron, timezone))
+            if finding:
+                issues.append(FileIssue(f"schedules.{flow}", finding.message, finding.fix))
+        if issues:
+            raise SettingProblems(issues)
         return value
 
     @field_validator("owners")
@@ -193,23 +183,18 @@ class Integration(_Strict):
             raise ValueError(f"unknown flow(s): {', '.join(unknown)}")
         return value
 
-    @model_validator(mode="after")
-    def _locations_are_consistent(self) -> Integration:
-        erp_names = [loc.erp.casefold() for loc in self.locations]
-        sites = [loc.wms_site.casefold() for loc in self.locations]
-        dup_erp = sorted({n for n in erp_names if erp_names.count(n) > 1})
-        if dup_erp:
-            raise ValueError(f"locations: ERP location mapped twice: {', '.join(dup_erp)}")
-        if self.erp.kind is ErpKind.CIN7CORE and self.location_mapping != "strict_one_to_one":
-            raise ValueError("location_mapping: Cin7 Core integrations must use strict_one_to_one")
-        if self.location_mapping == "strict_one_to_one":
-            dup_sites = sorted({s for s in sites if sites.count(s) > 1})
-            if dup_sites:
-                raise ValueError(
-                    f"locations: Peoplevox site used by more than one ERP location: {', '.join(dup_sites)} "
-                    "(strict_one_to_one needs exactly one ERP location per site)"
-                )
-        return self
+    @field_validator("item_codes")
+    @classmethod
+    def _item_code_table(cls, value: ItemCodeSettings, info: ValidationInfo) -> ItemCodeSettings:
+        """Read and check the cross-reference (the file relative to ``context['base_dir']``, else the cwd)."""
+        wms = info.data.get("wms")
+        max_length = wms.item_code_max_length if wms is not None else None
+        if value.file is not None:
+            source = Path((info.context or {}).get("base_dir") or ".") / value.file
+            value.attach(file_table(source, value.file, max_length), source)
+        elif value.map and max_length is not None:
+            value.attach(map_table(value.map, max_length), None)  # again, now with Peoplevox's length limit
+        return value
 
     # --- derived, read-only helpers -------------------------------------------------------------------
     def schedule_for(self, flow: str) -> str:
@@ -222,97 +207,176 @@ class Integration(_Strict):
         wanted = erp_location.casefold()
         return next((loc.wms_site for loc in self.locations if loc.erp.casefold() == wanted), None)
 
+    def item_code_for(self, sku: str) -> str:
+        """The Peoplevox ItemCode of an ERP SKU (identity unless ``item_codes`` maps it)."""
+        return self.item_codes.table.item_code_for(sku)
+
+    def sku_for(self, item_code: str) -> str:
+        """The ERP SKU of a Peoplevox ItemCode (identity unless ``item_codes`` maps a SKU to it)."""
+        return self.item_codes.table.sku_for(item_code)
+
     @property
     def label(self) -> str:
         return self.display_name or self.name
 
 
+def _repeated(values: Iterable[str]) -> list[str]:
+    """Values given more than once, compared case-insensitively, as first spelled (linear)."""
+    first: dict[str, str] = {}
+    counts: Counter[str] = Counter()
+    for value in values:
+        key = value.casefold()
+        first.setdefault(key, value)
+        counts[key] += 1
+    return sorted(first[key] for key, n in counts.items() if n > 1)
+
+
+# --- reading files -----------------------------------------------------------------------------------------------
+Stamp = tuple[str, int, int] | None  # (path, mtime_ns, size) of a file read, None when it could not be read
+
+
 @dataclass(frozen=True)
-class Problem:
-    file: str
-    field: str
-    message: str
-    fix: str
+class FileCheck:
+    """The outcome of one integration file: the integration when it is usable, and its problems."""
 
-    def __str__(self) -> str:
-        return f"{self.file}: {self.field}: {self.message}. Fix: {self.fix}"
+    path: Path
+    integration: Integration | None
+    problems: tuple[Problem, ...]
+    claimed_name: str | None  # the integration the file defines (its ``name``), even when it has problems
 
-
-_FIXES = {
-    "missing": "add this field",
-    "extra_forbidden": "remove it or check its spelling against the README's configuration section",
-    "string_pattern_mismatch": "use lower-case letters, digits and underscores, starting with a letter",
-    "enum": "use one of the values listed",
-    "too_short": "add at least one entry",
-}
+    @property
+    def ok(self) -> bool:
+        return self.integration is not None and not self.problems
 
 
-def _fix_for(error_type: str, field: str, message: str) -> str:
-    if error_type in _FIXES:
-        return _FIXES[error_type]
-    if "time zone" in message:
-        return "use an IANA name such as Europe/London or America/New_York"
-    if "cron" in message:
-        return "use five cron fields, e.g. '*/5 * * * *'"
-    if "mapped twice" in message or "more than one ERP location" in message:
-        return "keep one line per ERP location and one ERP location per Peoplevox site"
-    if "strict_one_to_one" in message:
-        return "set location_mapping: strict_one_to_one"
-    if "unknown" in message:
-        return "use one of the names listed in the message"
-    return f"correct the value of {field}"
+_CACHE: dict[str, tuple[tuple[tuple[str, Stamp], ...], FileCheck]] = {}
 
 
-def problems_from(path: str, error: ValidationError) -> list[Problem]:
-    problems = []
-    for err in error.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        message = str(err["msg"]).removeprefix("Value error, ")
-        problems.append(Problem(path, field, message, _fix_for(err["type"], field, message)))
-    return problems
-
-
-def _read_yaml(path: Path) -> Any:
+def _stamp(path: Path) -> Stamp:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the file: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ConfigError(f"{path}: (file): not valid YAML at {where}. Fix: correct the YAML syntax") from None
+        stat = path.stat()
+    except OSError:
+        return None
+    return str(path), stat.st_mtime_ns, stat.st_size
 
 
-def check_integration(path: str | Path) -> tuple[Integration | None, list[Problem]]:
-    """Validate one file; returns the integration (or None) and every problem found."""
+def check_file(path: str | Path) -> FileCheck:
+    """Read and validate one file, or return the result kept from an earlier call if nothing it read changed."""
     path = Path(path)
+    key = os.path.abspath(path)
+    kept = _CACHE.get(key)
+    if kept and all(_stamp(Path(name)) == stamp for name, stamp in kept[0]):
+        return kept[1]
+    stamp = _stamp(path)
+    result, table = _check_uncached(path)
+    deps = [(str(path), stamp)] + ([(str(table), _stamp(table))] if table is not None else [])
+    _CACHE[key] = (tuple(deps), result)
+    return result
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+def _check_uncached(path: Path) -> tuple[FileCheck, Path | None]:
+    """The check of one file, and the item-code table file it names (read too, so the cache must watch it)."""
+    name = str(path)
     try:
-        data = _read_yaml(path)
-    except ConfigError as exc:
-        return None, [Problem(str(path), "(file)", str(exc).split(": ", 2)[-1], "fix the file")]
+        data = read_yaml(path)
+    except FileProblems as exc:
+        return FileCheck(path, None, tuple(Problem(name, i.field, i.message, i.fix) for i in exc.issues), None), None
     if not isinstance(data, dict):
-        return None, [Problem(str(path), "(top level)", "expected a mapping of settings",
-                              "start the file with 'name: <integration>'")]
+        found = ("the file is empty", "start from one of the sample integration files") if data is None else (
+            f"expected a mapping of settings, found a {type(data).__name__}", "start the file with 'name: <name>'")
+        return FileCheck(path, None, (Problem(name, "(file)" if data is None else "(top level)", *found),), None), None
+    claimed = data["name"] if isinstance(data.get("name"), str) else path.stem
+    table = _table_file(path, data.get("item_codes"))
     try:
-        integration = Integration.model_validate(data)
+        integration = Integration.model_validate(data, context={"base_dir": path.parent})
     except ValidationError as exc:
-        return None, problems_from(str(path), exc)
+        return FileCheck(path, None, tuple(problems_from(name, exc)), claimed), table
     if path.stem != integration.name:
-        return integration, [Problem(str(path), "name", f"'{integration.name}' differs from the file name",
-                                     f"rename the file to {integration.name}.yaml or change name")]
-    return integration, []
+        problem = Problem(name, "name", f"'{integration.name}' differs from the file name",
+                          f"rename the file to {integration.name}.yaml or change name")
+        return FileCheck(path, integration, (problem,), claimed), table
+    return FileCheck(path, integration, (), claimed), table
 
 
-def load_integration(path: str | Path) -> Integration:
-    integration, problems = check_integration(path)
-    if problems or integration is None:
-        raise ConfigError("\n".join(str(p) for p in problems))
-    return integration
+def _table_file(path: Path, item_codes: object) -> Path | None:
+    given = item_codes.get("file") if isinstance(item_codes, dict) else None
+    return path.parent / given if isinstance(given, str) and given else None
+
+
+# --- folders and sets of files -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Scan:
+    """The usable integrations of a set of files, and every problem (the files with problems are left out)."""
+
+    integrations: tuple[Integration, ...]
+    problems: tuple[Problem, ...]
+    files: tuple[Path, ...]
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise ConfigError("\n".join(str(p) for p in self.problems))
 
 
 def integration_files(folder: str | Path | None = None) -> list[Path]:
     folder = Path(folder) if folder else DEFAULT_INTEGRATIONS_DIR
     return sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+
+
+def scan_folder(folder: str | Path | None = None) -> Scan:
+    """Every integration file of ``folder`` (default: the packaged ``integrations`` folder)."""
+    return scan_files(integration_files(folder))
+
+
+def scan_files(paths: Iterable[str | Path]) -> Scan:
+    """The usable integrations among ``paths`` (a path given twice counts once) and every problem."""
+    unique = {os.path.abspath(p): Path(p) for p in paths}
+    checks = [check_file(p) for p in unique.values()]
+    problems = [p for c in checks for p in c.problems]
+    by_name: dict[str, list[FileCheck]] = defaultdict(list)
+    for check in checks:
+        if check.claimed_name is not None:
+            by_name[check.claimed_name].append(check)
+    usable: list[Integration] = []
+    for name, claims in by_name.items():
+        winner = _winner(name, claims)
+        if winner is not None and winner.integration is not None and winner.ok:
+            usable.append(winner.integration)
+        problems += [_conflict(name, check, winner, claims) for check in claims if check is not winner and check.ok]
+    return Scan(tuple(usable), tuple(problems), tuple(c.path for c in checks))
+
+
+def _winner(name: str, claims: list[FileCheck]) -> FileCheck | None:
+    """The file that defines ``name``: the only claimant, else ``<name>.yaml``, else none."""
+    if len(claims) == 1:
+        return claims[0]
+    return next((c for c in claims if c.path.name == f"{name}.yaml"), None)
+
+
+def _conflict(name: str, check: FileCheck, winner: FileCheck | None, claims: list[FileCheck]) -> Problem:
+    if winner is not None:
+        return Problem(str(check.path), "name", f"'{name}' is already defined by {winner.path}, which is the file "
+                       "used", f"delete {check.path.name} or move it out of the folder: only {name}.yaml may "
+                       f"define '{name}'")
+    others = ", ".join(str(c.path) for c in claims if c is not check)
+    return Problem(str(check.path), "name", f"'{name}' is also defined by {others}; none of these files is used",
+                   f"keep one file, named {name}.yaml")
+
+
+# --- compatibility helpers --------------------------------------------------------------------------------------
+def check_integration(path: str | Path) -> tuple[Integration | None, list[Problem]]:
+    """Validate one file; returns the integration (or None) and every problem found."""
+    check = check_file(path)
+    return check.integration, list(check.problems)
+
+
+def load_integration(path: str | Path) -> Integration:
+    scan = scan_files([path])
+    scan.raise_problems()
+    return scan.integrations[0]
 
 
 def load_all(folder: str | Path | None = None) -> list[Integration]:
@@ -321,20 +385,6 @@ def load_all(folder: str | Path | None = None) -> list[Integration]:
 
 
 def validate_files(paths: Iterable[str | Path]) -> list[Integration]:
-    loaded: list[Integration] = []
-    problems: list[Problem] = []
-    seen: dict[str, str] = {}
-    for path in paths:
-        integration, found = check_integration(path)
-        problems.extend(found)
-        if integration is None or found:
-            continue
-        if integration.name in seen:
-            problems.append(Problem(str(path), "name", f"'{integration.name}' is also defined in "
-                                    f"{seen[integration.name]}", "give each integration a unique name"))
-            continue
-        seen[integration.name] = str(path)
-        loaded.append(integration)
-    if problems:
-        raise ConfigError("\n".join(str(p) for p in problems))
-    return loaded
+    scan = scan_files(paths)
+    scan.raise_problems()
+    return list(scan.integrations)

@@ -95,3 +95,52 @@ def test_a_broken_integration_file_is_an_import_error_naming_it_while_others_kee
     (path, error), = bag.import_errors.items()
     assert path.endswith("erp_wms_sync_config_check.py")
     assert "bluebird.yaml: timezone: unknown time zone 'Atlantis/Capital'" in error and "Fix:" in error
+
+
+def integrations_folder(tmp_path: Path, files: dict[str, bytes]) -> Path:
+    folder = tmp_path / "integrations"
+    folder.mkdir()
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    return folder
+
+
+def test_a_backup_copy_and_hostile_files_are_import_errors_while_good_integrations_keep_their_dags(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    northwind = (ROOT / "include/integrations/northwind.yaml").read_bytes()
+    bluebird = (ROOT / "include/integrations/bluebird.yaml").read_bytes()
+    folder = integrations_folder(tmp_path, {
+        "northwind.yaml": northwind,
+        "northwind.yml": northwind.replace(b"Northwind Outfitters", b"Northwind (old copy)"),
+        "bluebird.yaml": bluebird,
+        "southwind.yaml": northwind.replace(b"name: northwind", b"name: southwind") + b"# caf\xe9\n",
+        "eastwind.yaml": northwind.replace(b"name: northwind", b"name: eastwind").replace(b"Europe/London", b"Europe"),
+        "westwind.yaml": northwind.replace(b"name: northwind", b"name: westwind")
+                         .replace(b'order_release: "*/5 * * * *"', b'order_release: "0 0 31 2 *"'),
+    })
+    monkeypatch.setenv("ERP_WMS_INTEGRATIONS_DIR", str(folder))
+    bag = DagBag(dag_folder=str(DAGS))
+    assert set(DAG_IDS) <= set(bag.dags)
+    assert bag.dags["northwind__order_release"].description.startswith("Northwind Outfitters")
+    assert not any(d.startswith(("southwind", "eastwind", "westwind")) for d in bag.dags)
+    (path, error), = bag.import_errors.items()
+    assert path.endswith("erp_wms_sync_config_check.py")
+    assert f"{folder / 'northwind.yml'}: name: 'northwind' is already defined by {folder / 'northwind.yaml'}" in error
+    assert f"{folder / 'southwind.yaml'}: (file): byte 0xE9 at offset" in error
+    assert f"{folder / 'eastwind.yaml'}: timezone: 'Europe' is a region, not a time zone. Fix:" in error
+    assert f"{folder / 'westwind.yaml'}: schedules.order_release: '0 0 31 2 *' cannot be scheduled" in error
+
+
+def test_one_dag_folder_parse_reads_each_integration_file_once(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from erp_wms_sync import config
+
+    folder = integrations_folder(tmp_path, {name: (ROOT / "include/integrations" / name).read_bytes()
+                                            for name in ("northwind.yaml", "bluebird.yaml")})
+    reads: list[str] = []
+    real = config.read_yaml
+    monkeypatch.setattr(config, "read_yaml", lambda path: reads.append(Path(path).name) or real(path))
+    monkeypatch.setenv("ERP_WMS_INTEGRATIONS_DIR", str(folder))
+    bag = DagBag(dag_folder=str(DAGS))
+    assert set(DAG_IDS) <= set(bag.dags) and bag.import_errors == {}
+    assert sorted(reads) == ["bluebird.yaml", "northwind.yaml"]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from erp_wms_sync.cli import main
-from erp_wms_sync.config import load_all, load_integration
+from erp_wms_sync.config import WriteBack, load_all, load_integration
 from erp_wms_sync.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,23 +39,30 @@ def test_the_two_sample_integrations_are_valid() -> None:
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        (lambda d: d["locations"].append({"erp": "Overflow", "wms_site": "MAIN"}), "(top level)",
+        (lambda d: d["locations"].append({"erp": "Overflow", "wms_site": "MAIN"}), "locations",
          "site used by more than one ERP location"),
-        (lambda d: d["locations"].append({"erp": "Main Warehouse", "wms_site": "OTHER"}), "(top level)",
+        (lambda d: d["locations"].append({"erp": "Main Warehouse", "wms_site": "OTHER"}), "locations",
          "ERP location mapped twice"),
-        (lambda d: d.update(location_mapping="rules"), "(top level)", "must use strict_one_to_one"),
+        (lambda d: d.update(location_mapping="rules"), "location_mapping", "must use strict_one_to_one"),
         (lambda d: d.update(timezone="Mars/Olympus"), "timezone", "unknown time zone"),
-        (lambda d: d["schedules"].update(item_master_sync="every hour"), "schedules", "not a valid cron"),
-        (lambda d: d["schedules"].update(teleport="* * * * *"), "schedules", "unknown flow"),
+        (lambda d: d["schedules"].update(item_master_sync="every hour"), "schedules.item_master_sync",
+         "has 2 fields"),
+        (lambda d: d["schedules"].update(teleport="* * * * *"), "schedules.teleport", "unknown flow"),
         (lambda d: d["erp"].update(kind="sap"), "erp.kind", "Input should be"),
         (lambda d: d["erp"].pop("conn_id"), "erp.conn_id", "Field required"),
         (lambda d: d.update(colour="blue"), "colour", "Extra inputs are not permitted"),
         (lambda d: d["alerts"].update(emails=["not-an-address"]), "alerts.emails", "not an e-mail address"),
         (lambda d: d["owners"].update(lost_parcel="ops"), "owners", "unknown exception type"),
         (lambda d: d["orders"].update(batch_size=0), "orders.batch_size", "greater than 0"),
+        (lambda d: d["orders"].update(write_back="sometimes"), "orders.write_back", "'all', 'held' or 'off'"),
+        (lambda d: d["orders"].update(item_sync_wait_minutes=1441), "orders.item_sync_wait_minutes",
+         "less than or equal to 1440"),
+        (lambda d: d["orders"].update(item_sync_wait_minutes=-1), "orders.item_sync_wait_minutes",
+         "greater than or equal to 0"),
     ],
     ids=["site-twice", "erp-location-twice", "cin7-needs-strict", "timezone", "cron", "unknown-flow", "erp-kind",
-         "missing-conn", "typo-field", "email", "owner-type", "batch-size"],
+         "missing-conn", "typo-field", "email", "owner-type", "batch-size", "write-back", "item-wait-high",
+         "item-wait-negative"],
 )
 def test_a_bad_setting_is_named_with_file_field_and_fix(tmp_path: Path, change, field: str, words: str) -> None:
     data = sample()
@@ -65,6 +72,17 @@ def test_a_bad_setting_is_named_with_file_field_and_fix(tmp_path: Path, change, 
         load_integration(path)
     message = str(err.value)
     assert str(path) in message and f": {field}:" in message and words in message and "Fix:" in message
+
+
+def test_new_order_settings_have_documented_defaults_and_accept_each_value(tmp_path: Path) -> None:
+    defaults = load_integration(write(tmp_path, "northwind", {k: v for k, v in sample().items() if k != "orders"}))
+    assert defaults.orders.write_back == WriteBack.HELD and str(defaults.orders.write_back) == "held"
+    assert defaults.orders.item_sync_wait_minutes == 120
+    for value in ("all", "held", "off"):
+        data = sample()
+        data["orders"].update(write_back=value, item_sync_wait_minutes=0)
+        loaded = load_integration(write(tmp_path, "northwind", data))
+        assert loaded.orders.write_back == value and loaded.orders.item_sync_wait_minutes == 0
 
 
 def test_bluecherry_rules_may_share_a_site(tmp_path: Path) -> None:
@@ -79,7 +97,7 @@ def test_name_must_match_file_and_be_unique(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     write(tmp_path / "a", "northwind", sample())
     (tmp_path / "a" / "northwind.yml").write_text(yaml.safe_dump(sample()))
-    with pytest.raises(ConfigError, match="'northwind' is also defined in"):
+    with pytest.raises(ConfigError, match="'northwind' is already defined by .*northwind.yaml"):
         load_all(tmp_path / "a")
 
 
