@@ -37,5 +37,10 @@ e2e: setup
 demo: setup
 	@bash scripts/demo.sh
 
+# performance figures counted at the simulators (not part of `make test`); BENCH_ARGS=--quick for a smoke run
+.PHONY: bench
+bench: setup
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
 clean:
 	rm -rf .airflow .pytest_cache .mypy_cache .ruff_cache

@@ -34,6 +34,7 @@ from erp_wms_simulators.common import (
     parse_bool,
     read_json,
 )
+from erp_wms_simulators.traffic import traffic_admin_router
 
 Refusal = Callable[[Request], Response | None]
 
@@ -201,6 +202,7 @@ def settings_admin_router(state: S, settings: GatedSettings, *, secret: str, sec
         return state.snapshot()
 
     router.include_router(faults_admin_router(lambda request: state))  # /faults, /callbacks
+    router.include_router(traffic_admin_router(lambda request: state))  # /traffic
     return router
 
 

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 
 from erp_wms_simulators.faultmw import install_faults
 from erp_wms_simulators.faults import PROFILES, parse_knob
+from erp_wms_simulators.traffic import TrafficMiddleware
 
 if TYPE_CHECKING:
     from erp_wms_simulators.bluecherry.state import BlueCherryState
@@ -158,9 +159,10 @@ def load_simulator(name: str) -> ModuleType:
 
 
 def build_app(name: str, state: Any, module: ModuleType | None = None) -> ASGIApp:
-    """The simulator's app for ``state``, wrapped by the fault middleware driven by ``state.faults``."""
+    """The simulator's app for ``state``, wrapped by the fault middleware driven by ``state.faults`` and,
+    outermost, by the call counting of ``state.traffic`` (so fault-injected answers are counted too)."""
     module = module if module is not None else load_simulator(name)
-    return install_faults(module.create_app(state=state), state.faults)
+    return TrafficMiddleware(install_faults(module.create_app(state=state), state.faults), state.traffic)
 
 
 def split_knob(knob: str) -> tuple[str | None, str]:
@@ -263,6 +265,15 @@ class SimulatorStack:
         """Per simulator: base URL, port and demo credentials (what the CLI prints and writes as JSON)."""
         return {name: {"url": self.urls[name], "port": self.servers[name].port,
                        "credentials": demo_credentials(name)} for name in self.servers}
+
+    def traffic(self) -> dict[str, dict[str, Any]]:
+        """Per running simulator: calls per endpoint, answered and refused (see :mod:`.traffic`)."""
+        return {name: self.states[name].traffic.snapshot() for name in self.servers}
+
+    def reset_traffic(self) -> None:
+        """Clear every running simulator's call counts (e.g. between two measured phases)."""
+        for name in self.servers:
+            self.states[name].traffic.reset()
 
     def __enter__(self) -> SimulatorStack:
         return self.start()

@@ -17,7 +17,7 @@ SALE_LIST_COLUMNS = {
     "CustomerCurrency", "CreditNoteNumber", "Updated", "QuoteStatus", "OrderStatus", "CombinedPickingStatus",
     "CombinedPackingStatus", "CombinedShippingStatus", "FulFilmentStatus", "CombinedInvoiceStatus",
     "CreditNoteStatus", "CombinedPaymentStatus", "Type", "CombinedTrackingNumbers", "SourceChannel", "ExternalID",
-    "OrderLocationID",
+    "OrderLocationID", "RestockStatus",
 }
 TEE = "NWO-TEE-M"
 BOOT = "NWO-BOOT-9"

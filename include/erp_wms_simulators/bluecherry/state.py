@@ -15,6 +15,7 @@ from erp_wms_simulators.bluecherry.settings import BlueCherrySettings
 from erp_wms_simulators.callbacks import CallbackDispatcher
 from erp_wms_simulators.common import Clock, SlidingWindowLimiter, utc_now
 from erp_wms_simulators.faults import FaultPlan
+from erp_wms_simulators.traffic import CallCounter
 
 READ_ONLY_SKU_FIELDS = frozenset({"sku", "style", "color", "size", "updatedAt"})
 
@@ -33,6 +34,7 @@ class BlueCherryState(OrderHelpers):
         self.warehouses: dict[str, dict[str, Any]] = {}
         self.calls = 0
         self.throttled = 0
+        self.traffic = CallCounter()  # per endpoint, counted by the served app (see traffic.py)
         self.limiter = SlidingWindowLimiter()
         self.lock = threading.RLock()
         self.faults = FaultPlan.none("bluecherry")
@@ -136,6 +138,7 @@ class BlueCherryState(OrderHelpers):
             self.warehouses.clear()
             self.calls = 0
             self.throttled = 0
+            self.traffic.reset()
             self._upc_counter = 0
             self.limiter.reset()
             self.book = OrderBook()

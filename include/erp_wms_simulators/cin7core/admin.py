@@ -6,6 +6,9 @@ plant bad data the way imports do in real tenants).
 - ``GET  /_sim/products``         every product (deprecated included)
 - ``POST /_sim/products``         add or update products by SKU (object or list); bumps LastModifiedOn
 - ``POST /_sim/locations``        add a location ``{"Name", "IsDefault", "IsDeprecated", "Bins": [names]}``
+- ``POST /_sim/carriers``         add a carrier ``{"Description", "CarrierID"?}``
+- ``POST /_sim/customers``        add a customer ``{"Name", ...fields}`` (an existing name is returned as is)
+- ``GET  /_sim/traffic``          calls per endpoint: answered, refused (429/503), per status; ``DELETE`` clears
 - ``POST /_sim/settings``         change settings (e.g. ``{"rate_limit_status": 503}``)
 - ``POST /_sim/reset?seed=true``  empty the tenant, optionally re-seed the demo data
 - sales, stock and events: see :mod:`erp_wms_simulators.cin7core.admin_sales`
@@ -67,6 +70,24 @@ def admin_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
                                       location_id=body.get("ID"), **extra)
         except ValueError as exc:
             raise SimError(400, str(exc)) from None
+
+    @router.post("/carriers")
+    async def add_carrier(request: Request) -> dict[str, Any]:
+        body = await read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("Description"), str):
+            raise SimError(400, "A carrier needs a Description.")
+        try:
+            return state.add_carrier(body["Description"], body.get("CarrierID"))
+        except ValueError as exc:
+            raise SimError(400, str(exc)) from None
+
+    @router.post("/customers")
+    async def add_customer(request: Request) -> dict[str, Any]:
+        body = await read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("Name"), str) or not body["Name"].strip():
+            raise SimError(400, "A customer needs a Name.")
+        fields = {k: v for k, v in body.items() if k not in {"Name", "ID", "LastModifiedOn"}}
+        return dict(state.add_customer(body["Name"], **fields))
 
     router.include_router(settings_admin_router(  # /state, /settings, /reset, /faults, /callbacks
         state, settings, secret="applications", secret_label="Credentials",

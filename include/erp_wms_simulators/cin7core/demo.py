@@ -9,7 +9,9 @@ so the data checks have something to catch:
 - ``BLANK_NAME_SKU`` has a whitespace-only name (set directly in state; the API would refuse it);
 - ``DEPRECATED_SKU`` has status Deprecated.
 
-The tenant also has three customers (:data:`CUSTOMERS`) and opening stock at the main warehouse for every
+Every product carries the vendor's full field set with plausible values (carton, reorder levels, price
+tiers, accounts and tax rules, customs data) and one supplier. The tenant also has the carriers of
+:data:`CARRIERS`, three customers (:data:`CUSTOMERS`) and opening stock at the main warehouse for every
 active product (:func:`opening_stock`: a fixed quantity and a unit cost of 45 % of the price); nothing is
 allocated and no sale exists yet.
 """
@@ -43,6 +45,11 @@ CUSTOMERS: tuple[tuple[str, str, str], ...] = (
     ("Summit Sports", "Lee Okafor", "buying@summit-sports.example"),
     ("Riverbend Adventure Store", "Sam Patel", "shop@riverbend-adventure.example"),
 )
+
+CARRIERS = ("Royal Mail", "DHL Express", "DPD", "Parcelforce", "Customer Collect")
+SUPPLIER = ("Cascade Mills Ltd", "GBP")
+ORIGIN = {"Apparel": ("Portugal", "6109.10"), "Footwear": ("Portugal", "6403.91"), "Packs": ("Vietnam", "4202.92"),
+          "Camping": ("China", "6306.22"), "Accessories": ("China", "7323.93")}
 
 # (SKU prefix, name pattern, category, UOM, price, weight kg, variants)
 FAMILIES: tuple[tuple[str, str, str, str, float, float, tuple[str, ...]], ...] = (
@@ -98,7 +105,32 @@ def _product(sku: str, name: str, category: str, uom: str, price: float, weight:
         "DefaultLocation": MAIN_WAREHOUSE, "Weight": weight, "WeightUnits": "kg",
         "Length": 30.0, "Width": 20.0, "Height": 10.0, "DimensionsUnits": "cm", "PriceTier1": price,
         "ShortDescription": label, "Description": f"{label} by {BRAND}.", "Tags": category.lower(),
-        "AdditionalAttribute1": category,
+        "AdditionalAttribute1": category, **_extended(sku, category, price),
+    }
+
+
+def _extended(sku: str, category: str, price: float) -> dict[str, Any]:
+    """The rest of the documented product fields, with plausible values derived from the product."""
+    country, hs_code = ORIGIN.get(category, ("China", ""))
+    per_carton = 6.0 if price > 100 else 24.0
+    supplier_id = stable_guid("cin7core", "supplier", SUPPLIER[0])
+    location_id = stable_guid("cin7core", "location", MAIN_WAREHOUSE)
+    return {
+        "CartonLength": 60.0, "CartonWidth": 40.0, "CartonHeight": 40.0, "CartonQuantity": per_carton,
+        "CartonInnerQuantity": per_carton / 2, "MinimumBeforeReorder": 5.0, "ReorderQuantity": per_carton * 2,
+        **{f"PriceTier{i}": round(price * (1 - 0.05 * (i - 1)), 2) for i in range(2, 5)},
+        "AverageCost": round(price * COST_RATIO, 2), "InternalNote": "", "AttributeSet": "",
+        "StockLocator": "A-01", "COGSAccount": "500", "RevenueAccount": "200", "ExpenseAccount": "",
+        "InventoryAccount": "630", "PurchaseTaxRule": "Tax on Purchases", "SaleTaxRule": "Tax on Sales",
+        "PickZones": "A", "HSCode": hs_code, "CountryOfOrigin": country,
+        "Suppliers": [{"SupplierID": supplier_id, "SupplierName": SUPPLIER[0],
+                       "ProductSupplierID": stable_guid("cin7core", "product-supplier", sku),
+                       "SupplierInventoryCode": f"CM-{sku}", "SupplierProductName": "",
+                       "Cost": round(price * COST_RATIO, 2), "FixedCost": 0.0, "Currency": SUPPLIER[1],
+                       "DropShip": False, "URL": "", "LastSupplied": None}],
+        "ReorderLevels": [{"LocationID": location_id, "LocationName": MAIN_WAREHOUSE,
+                           "MinimumBeforeReorder": 5.0, "ReorderQuantity": per_carton * 2,
+                           "StockLocator": "A-01", "PickZones": "A"}],
     }
 
 
@@ -121,6 +153,8 @@ def seed_demo(state: Cin7CoreState, modified_at: datetime | None = None) -> None
                        AddressStateProvince="OR", AddressZipPostCode="97201", AddressCountry="United States")
     for row in demo_products():
         state.add_product(**row, LastModifiedOn=modified)
+    for carrier in CARRIERS:
+        state.add_carrier(carrier)
     for name, contact, email in CUSTOMERS:
         state.add_customer(name, Contact=contact, Email=email)
     seed_opening_stock(state)

@@ -1,7 +1,12 @@
-"""Cin7 Core product records: field table, validation of POST/PUT bodies, and list filtering.
+"""Cin7 Core product records: field table, validation of POST/PUT bodies, list filtering and the
+``Include…`` sub-collections of ``GET /product``.
 
-Products are kept as dicts with the vendor's field names; ``LastModifiedOn`` is held as an aware
-datetime and only turned into text when rendered.
+Products are kept as dicts with the vendor's field names (the documented Product model: identity and
+classification, dimensions and carton, reorder, ten price tiers, texts and attributes, accounts and tax
+rules, assembly, customs); ``LastModifiedOn`` is held as an aware datetime and only turned into text
+when rendered. ``AverageCost``, ``CountryOfOriginCode``, ``PriceTiers`` and ``LastModifiedOn`` are read-only:
+an API body cannot set them. The sub-collections (:data:`INCLUDES`) are stored with the product but only
+rendered when the request asks for them with their ``Include…`` flag, as the real service does.
 """
 
 from __future__ import annotations
@@ -21,33 +26,79 @@ STATUSES = ("Active", "Deprecated")
 COSTING_METHODS = ("FIFO", "Special - Batch", "Special - Serial Number", "FIFO - Serial Number",
                    "FIFO - Batch", "FEFO - Batch", "FEFO - Serial Number")
 DROP_SHIP_MODES = ("No Drop Ship", "Optional Drop Ship", "Always Drop Ship")
-NUMBER_FIELDS = ("Weight", "Length", "Width", "Height", "PriceTier1")
+PRICE_TIERS = tuple(f"PriceTier{i}" for i in range(1, 11))
+ATTRIBUTES = tuple(f"AdditionalAttribute{i}" for i in range(1, 11))
+NUMBER_FIELDS = ("Weight", "Length", "Width", "Height", "CartonLength", "CartonWidth", "CartonHeight",
+                 "CartonQuantity", "CartonInnerQuantity", "MinimumBeforeReorder", "ReorderQuantity",
+                 "QuantityToProduce", *PRICE_TIERS)
+BOOL_FIELDS = ("Sellable", "BillOfMaterial", "AutoAssembly", "AutoDisassembly", "AlwaysShowQuantity")
 TEXT_FIELDS = ("SKU", "Name", "Category", "Brand", "Type", "CostingMethod", "UOM", "Status", "DropShipMode",
                "DefaultLocation", "Barcode", "WeightUnits", "DimensionsUnits", "ShortDescription",
-               "Description", "Tags") + tuple(f"AdditionalAttribute{i}" for i in range(1, 11))
+               "Description", "InternalNote", "Tags", "AttributeSet", "DiscountRule", "StockLocator",
+               "COGSAccount", "RevenueAccount", "ExpenseAccount", "InventoryAccount", "PurchaseTaxRule",
+               "SaleTaxRule", "PickZones", "AssemblyInstructionURL", "AssemblyCostEstimationMethod", "BOMType",
+               "WarrantyName", "HSCode", "CountryOfOrigin", *ATTRIBUTES)
+READ_ONLY = frozenset({"ID", "AverageCost", "CountryOfOriginCode", "PriceTiers", "LastModifiedOn", "Movements"})
+
+# Include flag of GET /product -> the arrays it adds to each product (absent unless asked for)
+INCLUDES: dict[str, tuple[str, ...]] = {
+    "IncludeSuppliers": ("Suppliers",),
+    "IncludeReorderLevels": ("ReorderLevels",),
+    "IncludeBOM": ("BillOfMaterialsProducts", "BillOfMaterialsServices"),
+    "IncludeAttachments": ("Attachments",),
+    "IncludeCustomPrices": ("CustomPrices",),
+    "IncludeMovements": ("Movements",),  # computed from the stock book, never stored
+}
+STORED_COLLECTIONS = tuple(name for names in INCLUDES.values() for name in names if name != "Movements")
+COUNTRY_CODES = {"united kingdom": "GB", "united states": "US", "portugal": "PT", "china": "CN",
+                 "vietnam": "VN", "italy": "IT", "germany": "DE", "new zealand": "NZ", "australia": "AU"}
 
 DEFAULTS: dict[str, Any] = {
     "SKU": "", "Name": "", "Category": "", "Brand": "", "Type": "Stock", "CostingMethod": "FIFO",
-    "UOM": "Item", "Status": "Active", "DropShipMode": "No Drop Ship", "DefaultLocation": "", "Barcode": "",
-    "Weight": 0.0, "WeightUnits": "kg", "Length": 0.0, "Width": 0.0, "Height": 0.0, "DimensionsUnits": "cm",
-    "PriceTier1": 0.0, "ShortDescription": "", "Description": "", "Tags": "",
-    **{f"AdditionalAttribute{i}": "" for i in range(1, 11)},
+    "DropShipMode": "No Drop Ship", "DefaultLocation": "",
+    "Length": 0.0, "Width": 0.0, "Height": 0.0, "Weight": 0.0,
+    "CartonLength": 0.0, "CartonWidth": 0.0, "CartonHeight": 0.0, "CartonQuantity": 0.0,
+    "CartonInnerQuantity": 0.0, "UOM": "Item", "WeightUnits": "kg", "DimensionsUnits": "cm", "Barcode": "",
+    "MinimumBeforeReorder": 0.0, "ReorderQuantity": 0.0, **{name: 0.0 for name in PRICE_TIERS},
+    "AverageCost": 0.0, "ShortDescription": "", "Description": "", "InternalNote": "",
+    **{name: "" for name in ATTRIBUTES}, "AttributeSet": "", "DiscountRule": "", "Tags": "", "Status": "Active",
+    "StockLocator": "", "COGSAccount": "", "RevenueAccount": "", "ExpenseAccount": "", "InventoryAccount": "",
+    "PurchaseTaxRule": "", "SaleTaxRule": "", "Sellable": True, "PickZones": "", "BillOfMaterial": False,
+    "AutoAssembly": False, "AutoDisassembly": False, "QuantityToProduce": 0.0, "AssemblyInstructionURL": "",
+    "AssemblyCostEstimationMethod": "Average Cost", "BOMType": "", "WarrantyName": "",
+    "AlwaysShowQuantity": False, "HSCode": "", "CountryOfOrigin": "",
 }
-FIELDS = ("ID", *DEFAULTS, "LastModifiedOn")
+FIELDS = ("ID", *DEFAULTS, "CountryOfOriginCode", "PriceTiers", "LastModifiedOn")
 
 
 def new_product(fields: Mapping[str, Any], product_id: str, modified: datetime) -> dict[str, Any]:
-    """A full product record: defaults, then the known ``fields``; unknown names are ignored."""
-    record: dict[str, Any] = {"ID": product_id, **DEFAULTS}
-    record.update({k: v for k, v in fields.items() if k in DEFAULTS})
+    """A full product record: defaults, then the known ``fields`` (sub-collections included); unknown
+    names are ignored."""
+    record: dict[str, Any] = {"ID": product_id, **DEFAULTS, **{name: [] for name in STORED_COLLECTIONS}}
+    record.update({k: v for k, v in fields.items() if k in record and k != "ID"})
+    for name in STORED_COLLECTIONS:
+        record[name] = [dict(item) for item in record[name] or []]
     record["LastModifiedOn"] = modified
     return record
 
 
-def render(product: Mapping[str, Any], zulu: bool) -> dict[str, Any]:
-    """The product as the API returns it (timestamps as text)."""
-    out = dict(product)
+def writable(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of an API body the caller may set (read-only ones such as ``AverageCost`` dropped)."""
+    return {k: v for k, v in body.items() if k not in READ_ONLY}
+
+
+def render(product: Mapping[str, Any], zulu: bool, include: Iterable[str] = ()) -> dict[str, Any]:
+    """The product as the API returns it: scalar fields with derived ``CountryOfOriginCode`` and
+    ``PriceTiers`` and the timestamp as text, plus the stored arrays named in ``include``."""
+    out = {name: product.get(name, default) for name, default in DEFAULTS.items()}
+    out = {"ID": product["ID"], **out}
+    country = str(product.get("CountryOfOrigin") or "")
+    out["CountryOfOriginCode"] = COUNTRY_CODES.get(country.casefold(), "") if country else ""
+    out["PriceTiers"] = {f"Tier {i}": product.get(f"PriceTier{i}", 0.0) for i in range(1, 11)}
     out["LastModifiedOn"] = format_timestamp(product["LastModifiedOn"], zulu=zulu)
+    for name in include:
+        if name in STORED_COLLECTIONS:
+            out[name] = [dict(item) for item in product.get(name) or []]
     return out
 
 
@@ -84,6 +135,13 @@ def _check_values(body: Mapping[str, Any], catalogue: Catalogue, own_id: str | N
         value = body.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
             problems.append(f"{name} must be a number not below 0.")
+    for name in BOOL_FIELDS:
+        if name in body and body[name] is not None and not isinstance(body[name], bool):
+            problems.append(f"{name} must be true or false.")
+    for name in STORED_COLLECTIONS:
+        value = body.get(name)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(i, dict) for i in value)):
+            problems.append(f"{name} must be a list of objects.")
     if problems:
         return problems
     problems += _check_text(body, catalogue, own_id)

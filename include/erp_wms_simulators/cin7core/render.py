@@ -21,7 +21,13 @@ from erp_wms_simulators.cin7core.model import (
 )
 from erp_wms_simulators.cin7core.sales import ATTRIBUTES, BILLING_FIELDS, HEADER_TEXT, SHIPPING_FIELDS
 from erp_wms_simulators.cin7core.settings import Cin7CoreSettings
-from erp_wms_simulators.cin7core.statuses import combined_statuses, credit_note_status, sale_status
+from erp_wms_simulators.cin7core.statuses import (
+    combined_statuses,
+    credit_note_status,
+    note_restock_status,
+    restock_status,
+    sale_status,
+)
 from erp_wms_simulators.common import format_timestamp
 
 
@@ -143,7 +149,8 @@ class SaleWriter:
             "CombinedShippingStatus": statuses["CombinedShippingStatus"],
             "FulFilmentStatus": statuses["FulFilmentStatus"],
             "CombinedInvoiceStatus": statuses["CombinedInvoiceStatus"], "CreditNoteStatus": credit_note_status(sale),
-            "CombinedPaymentStatus": statuses["CombinedPaymentStatus"], "Type": sale.sale_type,
+            "CombinedPaymentStatus": statuses["CombinedPaymentStatus"], "RestockStatus": restock_status(sale),
+            "Type": sale.sale_type,
             "CombinedTrackingNumbers": self.tracking(sale), "SourceChannel": sale.header.get("SourceChannel", "API"),
             "ExternalID": sale.header.get("ExternalID", ""), "OrderLocationID": sale.location_id,
         }
@@ -157,7 +164,7 @@ class SaleWriter:
             "CreditNoteDate": note.credit_note_date, "CreditNoteStatus": note.status, "Customer": sale.customer,
             "CustomerID": sale.header.get("CustomerID"), "CustomerReference": sale.header.get("CustomerReference", ""),
             "CreditNoteAmount": note.total, "BaseCurrency": sale.header.get("BaseCurrency"),
-            "RestockStatus": "RESTOCKED" if note.restocked else ("NOT RESTOCKED" if note.restock else "NOT AVAILABLE"),
+            "RestockStatus": note_restock_status(note),
             "Updated": self.stamp(sale.updated), "ExternalID": sale.header.get("ExternalID", ""),
             "Type": sale.sale_type,
         }

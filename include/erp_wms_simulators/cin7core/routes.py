@@ -1,5 +1,7 @@
-"""The Cin7 Core External API v2 resources served by the simulator: ``me``, ``product`` (with ``Movements[]``
-when ``IncludeMovements=true``), ``ref/location``, plus the sales, fulfilment, stock and webhook routers.
+"""The Cin7 Core External API v2 resources served by the simulator: ``me``, ``product`` (with the arrays its
+``Include…`` flags ask for: ``Suppliers``, ``ReorderLevels``, BOM, ``Attachments``, ``CustomPrices``,
+``Movements``), ``ref/location``, ``customer`` and ``ref/carrier`` (see :mod:`.routes_reference`), plus the
+sales, fulfilment, stock and webhook routers.
 
 Routes are declared in lower case; the gate in :mod:`erp_wms_simulators.cin7core.app` lower-cases
 every request path, so resource names match case-insensitively as in the real service. Query
@@ -14,8 +16,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from erp_wms_simulators.cin7core.products import ProductQuery, is_guid, render, validate_post, validate_put
+from erp_wms_simulators.cin7core.products import (
+    INCLUDES,
+    ProductQuery,
+    is_guid,
+    render,
+    validate_post,
+    validate_put,
+    writable,
+)
 from erp_wms_simulators.cin7core.routes_fulfilment import fulfilment_router
+from erp_wms_simulators.cin7core.routes_reference import reference_router
 from erp_wms_simulators.cin7core.routes_sales import sales_router
 from erp_wms_simulators.cin7core.routes_stock import stock_router
 from erp_wms_simulators.cin7core.routes_webhooks import webhooks_router
@@ -47,11 +58,11 @@ def api_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
         query = CaseInsensitiveQuery.of(request)
         page, limit = paging(query, settings)
         selection = _product_query(query)
-        movements = flag(query, "IncludeMovements")
+        include = [name for option, names in INCLUDES.items() if flag(query, option) for name in names]
         with state.lock:
             matches = selection.select(state.products.values())
-            rows = [render(p, settings.timestamps_with_z) for p in page_of(matches, page, limit)]
-            if movements:
+            rows = [render(p, settings.timestamps_with_z, include) for p in page_of(matches, page, limit)]
+            if "Movements" in include:
                 for row in rows:
                     row["Movements"] = product_movements(state, row["ID"])
         return {"Total": len(matches), "Page": page, "Products": rows}
@@ -61,7 +72,7 @@ def api_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
         body = _object(await read_json(request, settings.malformed_body_status))
         with state.lock:
             _raise_problems(validate_post(body, state.catalogue()))
-            product = state.create_product(body)
+            product = state.create_product(writable(body))
             return _one(render(product, settings.timestamps_with_z))
 
     @router.put("/product")
@@ -75,7 +86,7 @@ def api_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
             if stored is None:
                 raise SimError(400, f"Product with ID '{product_id}' not found.")
             _raise_problems(validate_put(body, state.catalogue(), stored))
-            product = state.apply_update(stored, {k: v for k, v in body.items() if k != "LastModifiedOn"})
+            product = state.apply_update(stored, writable(body))
             return _one(render(product, settings.timestamps_with_z))
 
     @router.get("/ref/location")
@@ -85,7 +96,7 @@ def api_router(state: Cin7CoreState, settings: Cin7CoreSettings) -> APIRouter:
         rows = _select_locations(state, query)
         return JSONResponse({"Total": len(rows), "Page": page, "LocationList": page_of(rows, page, limit)})
 
-    for extra in (sales_router, fulfilment_router, stock_router, webhooks_router):
+    for extra in (sales_router, fulfilment_router, stock_router, webhooks_router, reference_router):
         router.include_router(extra(state, settings))
     return router
 

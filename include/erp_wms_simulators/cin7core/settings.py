@@ -22,9 +22,14 @@ class Cin7CoreSettings:
 
     # application key -> account id; limits apply per application key, as in the real service
     applications: dict[str, str] = field(default_factory=lambda: {DEMO_APPLICATION_KEY: DEMO_ACCOUNT_ID})
+    # at most rate_limit_per_minute calls per key in any rolling window of rate_limit_window_seconds; a
+    # shorter window runs a scaled clock (a benchmark's 6 s window is the real limit 10 times faster)
     rate_limit_per_minute: int = 60
     rate_limit_window_seconds: float = 60.0
+    # a refused call answers this status (429, or 503 as the older documentation says) ...
     rate_limit_status: int = 429
+    # ... with a Retry-After header (whole seconds until a slot frees up) only when this is on, for either
+    # status; off by default, as reported for the real service, so a client must not depend on it
     rate_limit_retry_after: bool = False
     default_limit: int = 100
     max_limit: int = 1000
@@ -59,6 +64,8 @@ class Cin7CoreSettings:
     def validate(self) -> None:
         if self.rate_limit_status not in RATE_LIMIT_STATUSES:
             raise ValueError(f"rate_limit_status must be one of {RATE_LIMIT_STATUSES}")
+        if not self.rate_limit_window_seconds > 0:
+            raise ValueError("rate_limit_window_seconds must be positive")
         if self.rate_limit_per_minute < 1:
             raise ValueError("rate_limit_per_minute must be at least 1")
         if self.malformed_body_status not in (400, 500):

@@ -17,6 +17,7 @@ from erp_wms_simulators.cin7core.products import Catalogue, new_product
 from erp_wms_simulators.cin7core.tenant import SalesTenant
 from erp_wms_simulators.common import Clock, SlidingWindowLimiter, new_guid, stable_guid, utc_now
 from erp_wms_simulators.faults import FaultPlan
+from erp_wms_simulators.traffic import CallCounter
 
 DEFAULT_CATEGORIES = ("General",)
 DEFAULT_UOMS = ("Item", "Each", "Pair", "Pack", "Box")
@@ -33,8 +34,10 @@ class Cin7CoreState(SalesTenant):
         self.locations: dict[str, dict[str, Any]] = {}
         self.categories: set[str] = set(DEFAULT_CATEGORIES)
         self.uoms: set[str] = set(DEFAULT_UOMS)
+        self.carriers: dict[str, dict[str, str]] = {}  # CarrierID (lower case) -> {"CarrierID", "Description"}
         self.calls = 0
         self.throttled = 0
+        self.traffic = CallCounter()  # per endpoint, counted by the served app (see traffic.py)
         self.limiter = SlidingWindowLimiter()
         self.lock = threading.RLock()
         self.faults = FaultPlan.none("cin7core")
@@ -121,6 +124,18 @@ class Cin7CoreState(SalesTenant):
             self.locations[location["ID"]] = location
             return location
 
+    def add_carrier(self, description: str, carrier_id: str | None = None) -> dict[str, str]:
+        """Add a carrier (``GET /ref/carrier``); its ``Description`` is what a sale's ``Carrier`` holds."""
+        if not description.strip():
+            raise ValueError("a carrier needs a Description")
+        with self.lock:
+            if any(c["Description"].casefold() == description.casefold() for c in self.carriers.values()):
+                raise ValueError(f"a carrier described {description!r} already exists")
+            record = {"CarrierID": carrier_id or stable_guid("cin7core", "carrier", description.casefold()),
+                      "Description": description}
+            self.carriers[record["CarrierID"].lower()] = record
+            return record
+
     def locations_by_name(self) -> dict[str, dict[str, Any]]:
         with self.lock:
             return {loc["Name"]: loc for loc in self.locations.values()}
@@ -139,6 +154,7 @@ class Cin7CoreState(SalesTenant):
                 "throttled": self.throttled,
                 "products": len(self.products),
                 "locations": sorted(loc["Name"] for loc in self.locations.values()),
+                "carriers": sorted(c["Description"] for c in self.carriers.values()),
                 "categories": sorted(self.categories),
                 "uoms": sorted(self.uoms),
                 **self._sales_snapshot(),
@@ -150,8 +166,10 @@ class Cin7CoreState(SalesTenant):
             self.locations.clear()
             self.categories = set(DEFAULT_CATEGORIES)
             self.uoms = set(DEFAULT_UOMS)
+            self.carriers.clear()
             self.calls = 0
             self.throttled = 0
+            self.traffic.reset()
             self.limiter.reset()
             self._reset_sales()
 

@@ -23,6 +23,7 @@ from erp_wms_simulators.cin7core.model import (
     PAID,
     PARTIALLY_AUTHORISED,
     VOIDED,
+    CreditNote,
     Sale,
 )
 
@@ -130,6 +131,28 @@ def invoice_status(sale: Sale) -> str:
 def credit_note_status(sale: Sale) -> str:
     notes = [note for note in sale.credit_notes if note.status != VOIDED] or sale.credit_notes
     return notes[-1].status if notes else NOT_AVAILABLE
+
+
+RESTOCKED = "RESTOCKED"
+NOT_RESTOCKED = "NOT RESTOCKED"
+
+
+def note_restock_status(note: CreditNote) -> str:
+    """``RestockStatus`` of one credit note: RESTOCKED, NOT RESTOCKED (restock lines not yet back in
+    stock) or NOT AVAILABLE (no restock lines)."""
+    if note.restocked:
+        return RESTOCKED
+    return NOT_RESTOCKED if note.restock else NOT_AVAILABLE
+
+
+def restock_status(sale: Sale) -> str:
+    """``RestockStatus`` of a ``saleList`` row, over the credit notes that are not voided: NOT RESTOCKED
+    while any restock is pending, RESTOCKED once every one is back, NOT AVAILABLE with no restock at all."""
+    found = {note_restock_status(note) for note in sale.credit_notes if note.status != VOIDED}
+    for status in (NOT_RESTOCKED, RESTOCKED):
+        if status in found:
+            return status
+    return NOT_AVAILABLE
 
 
 def payment_status(sale: Sale) -> str:

@@ -118,6 +118,7 @@ class SalesTenant:
             if found is not None:
                 return found
             record = sales.customer_record(name, fields.pop("Currency", self.currency), **fields)
+            record.setdefault("LastModifiedOn", self.clock())
             self.customers[record["ID"].lower()] = record
             return record
 

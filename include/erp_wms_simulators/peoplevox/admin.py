@@ -1,7 +1,9 @@
 """A small JSON admin API under ``/_sim/`` for the demo and out-of-process tests.
 
 Not part of Peoplevox: it seeds and inspects the simulator's state (tenants, template records,
-subscriptions, call counters), expires sessions, and arms the simple ``fail_next`` fault.
+subscriptions, call counters), expires sessions, and arms the simple ``fail_next`` fault. ``/_sim/calls``
+counts operations per client id; ``/_sim/traffic`` (GET, DELETE) counts calls per operation as served,
+answered and refused (429/503) apart (see :mod:`erp_wms_simulators.traffic`).
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from pydantic import BaseModel, Field
 from erp_wms_simulators.common import faults_admin_router
 from erp_wms_simulators.peoplevox.settings import PeoplevoxSettings
 from erp_wms_simulators.peoplevox.state import PeoplevoxState
+from erp_wms_simulators.traffic import traffic_admin_router
 
 router = APIRouter(prefix="/_sim", tags=["simulator admin"])
 router.include_router(faults_admin_router(lambda request: request.app.state.peoplevox))  # /faults, /callbacks
+router.include_router(traffic_admin_router(lambda request: request.app.state.peoplevox))  # /traffic
 
 
 class TenantIn(BaseModel):

@@ -26,6 +26,7 @@ from erp_wms_simulators.peoplevox.saving import map_columns, upsert_record
 from erp_wms_simulators.peoplevox.settings import PeoplevoxSettings
 from erp_wms_simulators.peoplevox.stock import StockBook
 from erp_wms_simulators.peoplevox.templates import ReportSpec, TemplateSpec
+from erp_wms_simulators.traffic import CallCounter
 
 
 def _utc_now() -> datetime:
@@ -82,6 +83,7 @@ class PeoplevoxState:
         self.lock = threading.RLock()
         self.tenants: dict[str, Tenant] = {}
         self.calls: Counter[tuple[str, str]] = Counter()
+        self.traffic = CallCounter()  # per endpoint and status, counted by the served app (traffic.py)
         self.templates: dict[str, TemplateSpec] = {}
         self.reports: dict[str, ReportSpec] = {}
         self._next_subscription_id: dict[str, int] = {}
