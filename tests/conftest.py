@@ -44,3 +44,12 @@ def ledger_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     upgrade(url)
     return url
+
+
+@pytest.fixture(autouse=True)
+def fresh_wsdl_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts without a cached Peoplevox WSDL (simulators reuse URLs between tests)."""
+    from erp_wms_sync.connectors.peoplevox_wsdl import SHARED
+
+    monkeypatch.setenv("ERP_WMS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    SHARED.clear()

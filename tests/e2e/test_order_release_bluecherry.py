@@ -45,7 +45,7 @@ def test_bluecherry_orders_go_once_and_bad_ones_are_held_until_fixed(stack, wire
     held = open_exceptions(wired, "bluebird")
     assert f"unmapped_sku:{unknown['orderNumber']}" in held
     assert f"unmapped_location:{unmapped['orderNumber']}" in held
-    assert stack.bluecherry.order(good[0]["orderNumber"])["wmsStatus"].startswith("Released to WMS as")
+    assert not stack.bluecherry.order(good[0]["orderNumber"])["wmsStatus"], "write_back 'held': no call for it"
     assert "unmapped_location" in stack.bluecherry.order(unmapped["orderNumber"])["wmsStatus"]
 
     saves = stack.peoplevox.calls[("bluebird", "SaveData")]
@@ -56,9 +56,11 @@ def test_bluecherry_orders_go_once_and_bad_ones_are_held_until_fixed(stack, wire
     now = datetime.now(UTC)  # the hourly item sync would see the fix at its next window; read up to now instead
     run_dag("bluebird__item_master_sync", window_start=(now - timedelta(hours=1)).isoformat(),
             window_end=(now + timedelta(minutes=1)).isoformat())
-    run_dag(DAG)
+    fixed = run_dag(DAG)
     assert unknown["orderNumber"] in wms_orders(stack, "bluebird")
     assert f"unmapped_sku:{unknown['orderNumber']}" not in open_exceptions(wired, "bluebird")
+    assert stack.bluecherry.order(unknown["orderNumber"])["wmsStatus"].startswith("Released to WMS as")
+    assert task_states(fixed)["data_check"] == "success", "the unmapped location alerted once, in the first run"
 
 
 def test_bluecherry_amendments_and_cancellations(stack, wired, run_dag, good_skus) -> None:
@@ -82,3 +84,17 @@ def test_bluecherry_amendments_and_cancellations(stack, wired, run_dag, good_sku
     assert orders[late["orderNumber"]]["Status"] == "Picking"
     blocked = open_exceptions(wired, "bluebird")[f"amendment_after_cutoff:{late['orderNumber']}"]
     assert blocked.detail["erp_cancelled"] is True and blocked.payload["in_warehouse"]["items"]
+
+
+def test_a_line_dropped_before_release_is_not_sent_and_the_order_is_not_held(stack, wired, run_dag,
+                                                                            good_skus) -> None:
+    a, b, _ = good_skus
+    dropped = order(stack, "WEB-21", [(a, 2), (b, 1)])
+    emptied = order(stack, "WEB-22", [(a, 1)])
+    stack.bluecherry.amend_order(dropped["orderNumber"], [{"sku": b, "qty": 0}])  # the customer dropped an item
+    stack.bluecherry.amend_order(emptied["orderNumber"], [{"sku": a, "qty": 0}])  # ... or every item
+    run = run_dag(DAG)
+    assert str(run.state) == "success"
+    assert wms_lines(stack, "bluebird", dropped["orderNumber"]) == {a: "2"}
+    assert emptied["orderNumber"] not in wms_orders(stack, "bluebird"), "no open line: treated as cancelled"
+    assert not [k for k in open_exceptions(wired, "bluebird") if k.startswith("invalid_order:")]

@@ -45,8 +45,8 @@ def test_valid_orders_go_once_held_ones_wait_for_the_fix(stack, wired, run_dag, 
     assert sku_hold.owner == "ecommerce" and c7_demo.BLANK_NAME_SKU in sku_hold.summary
     assert sku_hold.payload["order"]["erp_id"] == unknown_sku["ID"] and sku_hold.detail["unknown_skus"]
     assert f"unmapped_location:{unmapped['Order']['SaleOrderNumber']}" in held
-    attrs = stack.cin7core.sale(good[0]["ID"])["AdditionalAttributes"]
-    assert attrs["AdditionalAttribute1"].startswith("Released to WMS as SO-")
+    attrs = stack.cin7core.sale(good[0]["ID"])["AdditionalAttributes"] or {}
+    assert not attrs.get("AdditionalAttribute1"), "write_back 'held' (default): a plain release costs no Cin7 call"
     assert "unmapped_sku" in stack.cin7core.sale(unknown_sku["ID"])["AdditionalAttributes"]["AdditionalAttribute1"]
 
     before = saves(stack)
@@ -67,7 +67,10 @@ def test_valid_orders_go_once_held_ones_wait_for_the_fix(stack, wired, run_dag, 
     fixed = run_dag(DAG)
     assert unknown_sku["Order"]["SaleOrderNumber"] in wms_orders(stack, "northwind")
     assert f"unmapped_sku:{unknown_sku['Order']['SaleOrderNumber']}" not in open_exceptions(wired, "northwind")
-    assert task_states(fixed)["data_check"] == "failed", "the unmapped location is still held"
+    released = stack.cin7core.sale(unknown_sku["ID"])["AdditionalAttributes"]["AdditionalAttribute1"]
+    assert released.startswith("Released to WMS as"), "the release of a held order overwrites its held status"
+    assert f"unmapped_location:{unmapped['Order']['SaleOrderNumber']}" in open_exceptions(wired, "northwind")
+    assert task_states(fixed)["data_check"] == "success", "still held, but not a new problem: it alerted once"
 
 
 def test_amendments_and_cancellations_respect_the_cutoff(stack, wired, run_dag, catalogue) -> None:
@@ -107,27 +110,65 @@ def test_amendments_and_cancellations_respect_the_cutoff(stack, wired, run_dag, 
     assert f"amendment_after_cutoff:{number[late_cancel['ID']]}" in held
 
 
-def test_a_crash_after_savedata_creates_no_duplicate(stack, wired, run_dag, catalogue, monkeypatch) -> None:
-    from erp_wms_sync.flows import order_release
+def test_a_crash_between_header_and_lines_is_completed_not_adopted(stack, wired, run_dag, catalogue,
+                                                                   monkeypatch) -> None:
+    from erp_wms_sync.connectors.peoplevox import PeoplevoxClient
 
-    sales = [cin7_sale(stack, [(GOOD[0], 1)]) for _ in range(3)]
-    real = order_release._mark_released
+    sales = [cin7_sale(stack, [(GOOD[0], 1), (GOOD[1], 2)]) for _ in range(3)]
+    real = PeoplevoxClient.save_sales_order_items
 
-    def crash(*args, **kwargs):
-        raise RuntimeError("worker lost after SaveData")
+    def killed(self, rows):
+        raise SystemExit("worker killed between the header and the lines SaveData")
 
-    monkeypatch.setattr(order_release, "_mark_released", crash)
+    monkeypatch.setattr(PeoplevoxClient, "save_sales_order_items", killed)
     crashed = run_dag(DAG)
     assert task_states(crashed)["release_orders"] == "failed"
-    sent = saves(stack)
-    assert len(wms_orders(stack, "northwind")) == 3
-    monkeypatch.setattr(order_release, "_mark_released", real)
+    numbers = {s["Order"]["SaleOrderNumber"] for s in sales}
+    assert set(wms_orders(stack, "northwind")) == numbers and not any(wms_lines(stack, "northwind", n)
+                                                                      for n in numbers)
+    monkeypatch.setattr(PeoplevoxClient, "save_sales_order_items", real)
     recovered = run_dag(DAG)
     assert task_states(recovered)["release_orders"] == "success"
-    assert saves(stack) == sent, "orders already in Peoplevox are adopted, not sent again"
-    assert set(wms_orders(stack, "northwind")) == {s["Order"]["SaleOrderNumber"] for s in sales}
-    assert all(s["AdditionalAttributes"]["AdditionalAttribute1"].startswith("Released")
-               for s in (stack.cin7core.sale(x["ID"]) for x in sales))
+    assert set(wms_orders(stack, "northwind")) == numbers, "exactly one Peoplevox order each"
+    assert all(wms_lines(stack, "northwind", n) == {GOOD[0]: "1", GOOD[1]: "2"} for n in numbers)
+    fetched = recovered.get_task_instance("release_orders").xcom_pull(task_ids="release_orders")
+    assert fetched["completed"] == 3 and fetched["released"] == 0
+
+
+def test_a_refused_line_holds_the_order_and_the_next_run_completes_it(stack, wired, run_dag, catalogue) -> None:
+    sale = cin7_sale(stack, [(GOOD[0], 1), (GOOD[1], 2)])
+    number = sale["Order"]["SaleOrderNumber"]
+    stack.peoplevox.faults.add_rule(FaultRule("partial_save_failure", endpoint="Sales order items", count=1))
+    first = run_dag(DAG)
+    assert task_states(first)["data_check"] == "failed", "a Peoplevox refusal is a new problem: the run is red"
+    assert f"wms_write_rejected:{number}" in open_exceptions(wired, "northwind")
+    note = stack.cin7core.sale(sale["ID"])["AdditionalAttributes"]["AdditionalAttribute1"]
+    assert note.startswith("Held") and "Released" not in note
+    second = run_dag(DAG)
+    assert str(second.state) == "success"
+    assert wms_lines(stack, "northwind", number) == {GOOD[0]: "1", GOOD[1]: "2"}
+    assert f"wms_write_rejected:{number}" not in open_exceptions(wired, "northwind")
+    assert stack.cin7core.sale(sale["ID"])["AdditionalAttributes"]["AdditionalAttribute1"].startswith("Released")
+
+
+def test_an_order_voided_before_write_back_does_not_fail_the_task(stack, wired, run_dag, catalogue,
+                                                                  monkeypatch) -> None:
+    from erp_wms_sync.flows import order_release
+
+    held = cin7_sale(stack, [(GOOD[0], 1)], location="Pop-up Store")
+    other = cin7_sale(stack, [(GOOD[0], 1)], location="Pop-up Store")
+    real = order_release.write_back
+
+    def void_first(ctx, source):
+        stack.cin7core.void_sale(held["ID"])  # a CX agent voids it while the run is in flight
+        return real(ctx, source)
+
+    monkeypatch.setattr(order_release, "write_back", void_first)
+    run = run_dag(DAG)
+    assert task_states(run)["write_back_status"] == "success" and task_states(run)["advance_watermark"] == "success"
+    counts = run.get_task_instance("write_back_status").xcom_pull(task_ids="write_back_status")
+    assert counts["skipped"] == 1 and counts["written"] == 1
+    assert "unmapped_location" in stack.cin7core.sale(other["ID"])["AdditionalAttributes"]["AdditionalAttribute1"]
 
 
 @pytest.mark.parametrize("status", [429, 503])

@@ -77,3 +77,10 @@ def test_suite_passes_clean_data_and_empty_frames() -> None:
     assert run_checks("item_master", clean, item_master_checks(40)).success
     empty = run_checks("item_master", pd.DataFrame(columns=["ItemCode", "Name", "Barcode"]), item_master_checks(40))
     assert empty.success and empty.evaluated == 0
+
+
+def test_the_itemcode_is_the_mapped_sku_and_the_hash_follows_it() -> None:
+    item = item_from_cin7(cin7())
+    mapped = to_wms_row(item, lambda sku: {"NWO-TEE-M": "PV-0001"}.get(sku, sku))
+    assert mapped["ItemCode"] == "PV-0001" and to_wms_row(item)["ItemCode"] == "NWO-TEE-M"
+    assert content_hash(mapped) != content_hash(to_wms_row(item)), "a new mapping re-sends the item"

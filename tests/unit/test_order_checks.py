@@ -13,7 +13,7 @@ from erp_wms_sync.checks.suites import ORDER_LINE_COLUMNS, order_release_checks
 from erp_wms_sync.config import load_integration
 from erp_wms_sync.domain.orders import Address, ErpOrder, OrderLine, OrderState
 from erp_wms_sync.domain.windows import Window
-from erp_wms_sync.flows.order_release import _frame_rows, _in_hold_window, build_rows
+from erp_wms_sync.flows.order_release import build_rows, frame_rows, in_hold_window
 
 NORTHWIND = load_integration("include/integrations/northwind.yaml")
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -39,7 +39,7 @@ def check(*orders: ErpOrder, codes=("A", "B")) -> dict[str, set[str]]:
     for o, (header, _) in zip(orders, built, strict=True):
         owners.setdefault(header["SalesOrderNumber"], set()).add(o.erp_id)
     for o, (header, items) in zip(orders, built, strict=True):
-        for row in _frame_rows(header, items, len(owners[header["SalesOrderNumber"]])):
+        for row in frame_rows(header, items, len(owners[header["SalesOrderNumber"]])):
             rows.append(row)
             numbers.append(o.erp_id)
     outcome = run_checks("order_release", pd.DataFrame(rows, columns=list(ORDER_LINE_COLUMNS)),
@@ -57,11 +57,12 @@ def test_clean_orders_pass() -> None:
 @pytest.mark.parametrize("bad, kind", [
     (order("SO-9", lines=(("ZZZ", 1),)), "unmapped_sku"),
     (order("SO-9", location="Pop-up Store"), "unmapped_location"),
-    (order("SO-9", lines=(("A", 0),)), "invalid_order"),
+    (order("SO-9", lines=(("A", -1),)), "invalid_order"),
+    (order("SO-9", lines=(("A", 1.5),)), "invalid_order"),
     (order("SO-9", lines=()), "invalid_order"),
     (order("SO-9" + "X" * 30), "invalid_order"),
     (order("SO-9", shipping=Address("", "", "Leeds", "", "", "GB")), "invalid_order"),
-], ids=["sku", "location", "quantity", "no-lines", "number-length", "address"])
+], ids=["sku", "location", "quantity", "fraction", "no-lines", "number-length", "address"])
 def test_each_problem_holds_the_order_under_its_type(bad: ErpOrder, kind: str) -> None:
     found = check(order("SO-1"), bad)
     assert set(found) == {bad.erp_id} and kind in found[bad.erp_id]
@@ -83,6 +84,12 @@ def test_an_unmapped_carrier_without_default_holds_the_order() -> None:
 
 def test_hold_window() -> None:
     held = NORTHWIND.model_copy(update={"orders": NORTHWIND.orders.model_copy(update={"hold_window_minutes": 15})})
-    assert _in_hold_window(ctx(held), order(updated=(NOW - timedelta(minutes=5)).isoformat()))
-    assert not _in_hold_window(ctx(held), order(updated=(NOW - timedelta(minutes=20)).isoformat()))
-    assert not _in_hold_window(ctx(), order(updated=NOW.isoformat())), "no window configured"
+    assert in_hold_window(ctx(held), order(updated=(NOW - timedelta(minutes=5)).isoformat()))
+    assert not in_hold_window(ctx(held), order(updated=(NOW - timedelta(minutes=20)).isoformat()))
+    assert not in_hold_window(ctx(), order(updated=NOW.isoformat())), "no window configured"
+
+
+def test_a_line_dropped_in_the_erp_is_neither_sent_nor_checked() -> None:
+    header, items = build_rows(ctx(), order(lines=(("A", 0), ("B", 2))), "SO-1")
+    assert [(i["ItemCode"], i["Line"]) for i in items] == [("B", "2")]
+    assert check(order("SO-1", lines=(("A", 0), ("B", 2)))) == {}

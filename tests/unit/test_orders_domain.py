@@ -6,16 +6,14 @@ from datetime import datetime
 
 import pytest
 
+from erp_wms_sync.domain.amendments import Action, before_cutoff, plan_amendment
 from erp_wms_sync.domain.orders import (
-    Action,
     Address,
     ErpOrder,
     OrderLine,
     OrderState,
-    before_cutoff,
     order_hash,
     order_payload,
-    plan_amendment,
     wms_header,
     wms_items,
     wms_number,

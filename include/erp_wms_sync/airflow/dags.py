@@ -1,8 +1,9 @@
 """Flow builders: the tasks and their wiring for each flow.
 
-Every task is the same thin shape — ``step(...)`` below: it names a flow step (``module:function`` in
-``erp_wms_sync.flows``) and which API client the step needs (``client="erp"``, ``"wms"`` or ``"orders"``). Tasks
-that talk to an API run in that API's pool. Flow code is imported inside the task, never at parse time.
+Every task is the same thin shape — ``step(...)`` below: it calls a function of :mod:`erp_wms_sync.airflow.steps`
+(which imports its flow module inside the task, never at parse time, and calls the flow step directly) with the
+run context and the API client the step needs (``client="erp"``, ``"wms"`` or ``"orders"``). Tasks that talk to an
+API run in that API's pool; ``priority`` orders the ERP budget between tasks (status write-back goes last).
 """
 
 from __future__ import annotations
@@ -12,18 +13,16 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, task
 
+from erp_wms_sync.airflow import steps
 from erp_wms_sync.airflow.factory import WMS_POOL, erp_pool, new_dag, timetable
 from erp_wms_sync.airflow.runtime import no_retry_on_bad_data
 from erp_wms_sync.config import Integration
 
-ITEMS = "erp_wms_sync.flows.item_master_sync"
-RELEASE = "erp_wms_sync.flows.order_release"
-AMEND = "erp_wms_sync.flows.order_amendments"
 
-
-def step(integration: Integration, flow: str, task_id: str, target: str, *, client: str | None = None,
-         **task_options: Any) -> Callable[..., Any]:
-    """A task running ``target`` (``module:function``) with the run context and, if named, an API client."""
+def step(integration: Integration, flow: str, task_id: str, target: Callable[..., Any], *,
+         client: str | None = None, low_priority: bool = False, **task_options: Any) -> Callable[..., Any]:
+    """A task calling ``target`` (a function of :mod:`erp_wms_sync.airflow.steps`) with the run context and, if
+    named, an API client; ``low_priority`` lets every other task spend the ERP budget first."""
     if client is not None:
         task_options.setdefault("pool", erp_pool(integration) if client in ("erp", "orders") else WMS_POOL)
 
@@ -31,8 +30,10 @@ def step(integration: Integration, flow: str, task_id: str, target: str, *, clie
     @no_retry_on_bad_data
     def run(window: dict[str, Any], *upstream: Any, client: str | None = None, **context: Any) -> Any:
         from erp_wms_sync.airflow.runtime import run_step
+        from erp_wms_sync.connectors.budget import Priority
 
-        return run_step(integration, flow, target, client, window, context)
+        return run_step(integration, flow, target, client, window, context,
+                        Priority.LOW if low_priority else Priority.NORMAL)
 
     def call(*args: Any) -> Any:  # the client kind is an explicit task argument: visible, and checked by tests
         return run(*args, client=client)
@@ -87,15 +88,15 @@ def build_item_master_sync(integration: Integration) -> DAG:
         unknown_owner=integration.owner_of("wms_item_not_in_erp"), erp_pool=erp_pool(integration))
     with new_dag(integration, flow, doc) as dag:
         window = plan_window_task(integration, flow)()
-        fetched = step(integration, flow, "fetch_erp_items", f"{ITEMS}:fetch", client="erp")(window)
-        checked = step(integration, flow, "validate_items", f"{ITEMS}:validate")(window, fetched)
-        written = step(integration, flow, "upsert_wms_items", f"{ITEMS}:upsert", client="wms",
+        fetched = step(integration, flow, "fetch_erp_items", steps.fetch_erp_items, client="erp")(window)
+        checked = step(integration, flow, "validate_items", steps.validate_items)(window, fetched)
+        written = step(integration, flow, "upsert_wms_items", steps.upsert_wms_items, client="wms",
                        outlets=[items_synced(integration)])(window, checked)
-        flagged = step(integration, flow, "flag_wms_items_not_in_erp", f"{ITEMS}:flag_unknown",
+        flagged = step(integration, flow, "flag_wms_items_not_in_erp", steps.flag_wms_items_not_in_erp,
                        client="wms")(window, written)
-        step(integration, flow, "advance_watermark", f"{ITEMS}:finish")(window, flagged)
-        verdict = step(integration, flow, "data_check", f"{ITEMS}:data_check", retries=0)(window, checked)
-        verdict >> step(integration, flow, "summarise_run", f"{ITEMS}:summarise", trigger_rule="all_done")(
+        step(integration, flow, "advance_watermark", steps.finish_items)(window, flagged)
+        verdict = step(integration, flow, "data_check", steps.items_data_check, retries=0)(window, checked)
+        verdict >> step(integration, flow, "summarise_run", steps.summarise_items, trigger_rule="all_done")(
             window, checked)
     return dag
 
@@ -111,8 +112,10 @@ once; changes and cancellations reach Peoplevox only before `{cutoff}`.
 
 `plan_window` → `fetch_orders` (pool `{erp_pool}`) → `validate_orders` (suite `order_release`; held orders are
 re-validated every run and released once fixed) → `release_orders` (looks orders up in Peoplevox first, then
-SaveData in batches) → `apply_amendments` → `write_back_status` (pool `{erp_pool}`) → `advance_watermark`.
-`data_check` fails the run — after the good orders went — whenever an order was held.
+SaveData in batches, then a read-back: an order is released only when Peoplevox holds its header and every line)
+→ `apply_amendments` → `write_back_status` (pool `{erp_pool}`, `orders.write_back`) → `advance_watermark`.
+`data_check` fails the run — after the good orders went — when this run held an order for a new reason; an order
+still held from an earlier run stays an open exception without another alert.
 
 Runbook: `docs/runbook.md#order-release`.
 """
@@ -135,14 +138,14 @@ def build_order_release(integration: Integration) -> DAG:
         cutoff_owner=integration.owner_of("amendment_after_cutoff"), erp_pool=erp_pool(integration))
     with new_dag(integration, flow, doc, schedule=schedule) as dag:
         window = plan_window_task(integration, flow)()
-        fetched = step(integration, flow, "fetch_orders", f"{RELEASE}:fetch", client="orders")(window)
-        checked = step(integration, flow, "validate_orders", f"{RELEASE}:check", client="wms")(window, fetched)
-        released = step(integration, flow, "release_orders", f"{RELEASE}:release", client="wms")(window, checked)
-        amended = step(integration, flow, "apply_amendments", f"{AMEND}:amend", client="wms")(window, released)
-        noted = step(integration, flow, "write_back_status", f"{RELEASE}:write_back", client="orders")(
-            window, amended)
-        step(integration, flow, "advance_watermark", f"{RELEASE}:finish")(window, noted)
-        step(integration, flow, "data_check", f"{RELEASE}:data_check", retries=0)(window, amended)
+        fetched = step(integration, flow, "fetch_orders", steps.fetch_orders, client="orders")(window)
+        checked = step(integration, flow, "validate_orders", steps.validate_orders, client="wms")(window, fetched)
+        released = step(integration, flow, "release_orders", steps.release_orders, client="wms")(window, checked)
+        amended = step(integration, flow, "apply_amendments", steps.apply_amendments, client="wms")(window, released)
+        noted = step(integration, flow, "write_back_status", steps.write_back_status, client="orders",
+                     low_priority=True)(window, amended)
+        step(integration, flow, "advance_watermark", steps.finish_orders)(window, noted)
+        step(integration, flow, "data_check", steps.orders_data_check, retries=0)(window, amended)
     return dag
 
 

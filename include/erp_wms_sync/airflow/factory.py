@@ -4,18 +4,30 @@ Built from the integration YAML files with no I/O beyond reading them (no networ
 Great Expectations at parse time). Shared here, in one place: default_args (owner, retries with exponential
 backoff, failure alerts), a pool per external API, ``max_active_runs=1`` (windows of one flow never overlap),
 and data-interval timetables so a backfill replays exactly its window.
+
+One integration whose DAG cannot be built (a builder raises) loses its DAGs and nobody else's: the error is
+logged, and ``dags/erp_wms_sync_config_check.py`` reports it as an import error naming the integration's file
+(:func:`build_problems`). A parse builds each DAG once: both DAG files share the last build when they are parsed
+in the same process.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
 from erp_wms_sync.airflow.alerts import failure_callback
-from erp_wms_sync.config import Integration, validate_files
+from erp_wms_sync.config import Integration
+from erp_wms_sync.config_sections import Problem
+
+if TYPE_CHECKING:
+    from erp_wms_sync.config import Scan
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +93,85 @@ def new_dag(integration: Integration, flow: str, doc: str, schedule: Any = None)
         params=window_params(),
         tags=["erp-wms-sync", integration.name, f"erp:{integration.erp.kind.value}", "wms:peoplevox", flow],
         is_paused_upon_creation=flow in integration.paused_flows,
+        auto_register=False,  # registered by the DAG file's globals only: checking a build registers nothing
     )
 
 
-def build_dags(paths: list[Any]) -> dict[str, DAG]:
-    """DAGs for every integration file given; raises ConfigError naming every problem."""
+@dataclass(frozen=True)
+class BuildFailure:
+    """An integration whose DAGs could not be built: the flow whose builder raised, and the error."""
+
+    integration: str
+    flow: str
+    error: str
+
+    def problem(self, file: str) -> Problem:
+        return Problem(file, f"(DAG {self.integration}__{self.flow})",
+                       f"the DAG could not be built, so {self.integration} has no DAGs: {self.error}",
+                       "the file passed validation, so check the settings this flow uses (schedules, timezone, "
+                       "orders, locations) against the README; the full error is in the DAG processor log of "
+                       "erp_wms_sync_dags.py. The other integrations keep their DAGs")
+
+
+@dataclass(frozen=True)
+class Build:
+    """The DAGs built for a set of integrations, and the integrations left out because a builder raised."""
+
+    dags: dict[str, DAG]
+    failures: tuple[BuildFailure, ...]
+
+
+Builder = Callable[[Integration], DAG]
+_LAST: list[tuple[tuple[int, ...], tuple[Any, ...], Build]] = []  # the last build, and what it was built from
+
+
+def build(integrations: Iterable[Integration]) -> Build:
+    """Build every flow's DAG of each integration; an integration one of whose builders raises gets no DAG at all
+    (half an integration would run order release without its item sync) and is reported, the rest are built.
+    The last build is reused when asked again for the same integration objects and builders (the config cache
+    hands out the same objects while the files are unchanged)."""
     from erp_wms_sync.airflow.dags import FLOW_BUILDERS
 
+    given, builders = tuple(integrations), tuple(FLOW_BUILDERS.items())
+    key = tuple(id(i) for i in given) + tuple(id(b) for _, b in builders)
+    if _LAST and _LAST[0][0] == key:
+        return _LAST[0][2]
     dags: dict[str, DAG] = {}
-    for integration in validate_files(paths):
-        for builder in FLOW_BUILDERS.values():
+    failures: list[BuildFailure] = []
+    for integration in given:
+        built, failure = _build_one(integration, builders)
+        dags.update(built)
+        if failure is not None:
+            failures.append(failure)
+    result = Build(dags, tuple(failures))
+    _LAST[:] = [(key, (given, builders), result)]  # keeps the objects alive, so their ids stay theirs
+    return result
+
+
+def _build_one(integration: Integration, builders: tuple[tuple[str, Builder], ...]
+               ) -> tuple[dict[str, DAG], BuildFailure | None]:
+    dags: dict[str, DAG] = {}
+    for flow, builder in builders:
+        try:
             dag = builder(integration)
-            dags[dag.dag_id] = dag
-    return dags
+        except Exception as exc:  # one integration's defect must not take the others' DAGs down
+            log.error("%s: the %s DAG could not be built; the integration gets no DAGs until this is fixed: %s",
+                      integration.name, flow, exc, exc_info=True)
+            return {}, BuildFailure(integration.name, flow, f"{type(exc).__name__}: {exc}"[:1000])
+        dags[dag.dag_id] = dag
+    return dags, None
+
+
+def build_dags(integrations: Iterable[Integration]) -> dict[str, DAG]:
+    """DAGs for the integrations given (already validated: ``config.scan_folder(...).integrations``); an
+    integration whose builder raises is left out (see :func:`build`)."""
+    return build(integrations).dags
+
+
+def build_problems(scan: Scan) -> list[Problem]:
+    """The scan's file problems, then one problem per integration whose DAGs could not be built (named by its
+    file), for the config-check DAG file to raise as one import error."""
+    files = {p.stem: p for p in sorted(scan.files, key=lambda p: p.suffix == ".yaml")}  # <name>.yaml wins
+    failures = build(scan.integrations).failures
+    return list(scan.problems) + [f.problem(str(files.get(f.integration, Path(f"{f.integration}.yaml"))))
+                                  for f in failures]

@@ -7,13 +7,13 @@ bad configuration) become ``AirflowFailException`` so the task fails at once ins
 from __future__ import annotations
 
 import functools
-import importlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from erp_wms_sync.config import Integration
+from erp_wms_sync.connectors.budget import Priority
 from erp_wms_sync.domain.windows import Window, resolve_window
 from erp_wms_sync.errors import ConfigError, DataCheckFailed, LedgerError
 
@@ -74,11 +74,18 @@ def run_context(integration: Integration, flow: str, window: Mapping[str, Any],
                       ledger_url=ledger_url())
 
 
-def erp_client(integration: Integration) -> Any:
+def erp_client(integration: Integration, priority: Priority = Priority.NORMAL) -> Any:
+    """The ERP client, spending the API budget its key shares in the ledger with every other task and process.
+
+    ``erp.rate_per_minute`` is the key's limit per window (60 s, or the connection extra
+    ``rate_window_seconds``); ``priority`` decides who goes first when tasks wait for that budget.
+    """
     from erp_wms_sync.airflow.hooks import erp_hook
+    from erp_wms_sync.ledger.db import resolve_url
 
     return erp_hook(integration.erp.kind.value, integration.erp.conn_id,
-                    rate_per_minute=integration.erp.rate_per_minute).get_client()
+                    rate_per_minute=integration.erp.rate_per_minute, budget_url=resolve_url(ledger_url()),
+                    priority=priority).get_client()
 
 
 def wms_client(integration: Integration) -> Any:
@@ -88,23 +95,26 @@ def wms_client(integration: Integration) -> Any:
                          save_batch_size=integration.wms.save_batch_size).get_client()
 
 
-def make_client(integration: Integration, kind: str) -> Any:
-    """``erp``: the ERP client; ``wms``: the Peoplevox client; ``orders``: the ERP's order source adapter."""
+def make_client(integration: Integration, kind: str, priority: Priority = Priority.NORMAL) -> Any:
+    """``erp``: the ERP client; ``wms``: the Peoplevox client; ``orders``: the ERP's order source adapter.
+
+    ``priority`` applies to the ERP's API budget (Peoplevox publishes no limit and is not budgeted).
+    """
     if kind == "erp":
-        return erp_client(integration)
+        return erp_client(integration, priority)
     if kind == "wms":
         return wms_client(integration)
     if kind == "orders":
         from erp_wms_sync.flows.order_sources import order_source
 
-        return order_source(integration, erp_client(integration))
+        return order_source(integration, erp_client(integration, priority))
     raise ValueError(f"unknown client kind {kind!r}")
 
 
-def run_step(integration: Integration, flow: str, target: str, client: str | None, window: Mapping[str, Any],
-             context: Mapping[str, Any]) -> Any:
-    """Call ``module:function`` of a flow with the run context (and the client it needs)."""
-    module_name, _, function_name = target.partition(":")
-    function = getattr(importlib.import_module(module_name), function_name)
+def run_step(integration: Integration, flow: str, step: Callable[..., Any], client: str | None,
+             window: Mapping[str, Any], context: Mapping[str, Any], priority: Priority = Priority.NORMAL) -> Any:
+    """Call a flow step with the run context (and the client it needs, spending the ERP budget at ``priority``).
+
+    ``step`` is a function object the task body imported itself: nothing is resolved from a string here."""
     ctx = run_context(integration, flow, window, context)
-    return function(ctx) if client is None else function(ctx, make_client(integration, client))
+    return step(ctx) if client is None else step(ctx, make_client(integration, client, priority))

@@ -24,12 +24,17 @@ def item_master_checks(item_code_max_length: int) -> list[Check]:
     ]
 
 
-ORDER_LINE_COLUMNS = ("SalesOrderNumber", "ItemCode", "QuantityOrdered", "Site", "Customer", "ShippingAddressLine1",
-                      "ShippingAddressPostcode", "ShippingAddressCountry", "ServiceType", "NumberOwners")
+ORDER_LINE_COLUMNS = ("SalesOrderNumber", "ItemCode", "QuantityOrdered", "QuantityText", "Site", "Customer",
+                      "ShippingAddressLine1", "ShippingAddressPostcode", "ShippingAddressCountry", "ServiceType",
+                      "NumberOwners")
+WHOLE_NUMBER = r"^[0-9]+$"
 
 
 def order_release_checks(wms_item_codes: list[str], number_max_length: int) -> list[Check]:
-    """Order lines bound for Peoplevox (one row per line; an order without lines is one row with no SKU).
+    """Order lines bound for Peoplevox (one row per line sent; an order without lines is one row with no SKU).
+
+    ``QuantityText`` is the quantity exactly as it will be sent: Peoplevox takes whole units only, so 1.5 is
+    ``invalid_order`` (a line dropped in the ERP, open quantity 0, is not sent and not checked).
 
     Each check names the exception type its failures raise: ``unmapped_sku``, ``unmapped_location`` or
     ``invalid_order``.
@@ -43,6 +48,8 @@ def order_release_checks(wms_item_codes: list[str], number_max_length: int) -> l
         Check("ExpectColumnValuesToBeBetween", {"column": "QuantityOrdered", "min_value": 1},
               "quantity is below 1", "invalid_order"),
         Check("ExpectColumnValuesToNotBeNull", {"column": "QuantityOrdered"}, "quantity is missing", "invalid_order"),
+        Check("ExpectColumnValuesToMatchRegex", {"column": "QuantityText", "regex": WHOLE_NUMBER},
+              "quantity is not a whole number", "invalid_order"),
         Check("ExpectColumnValuesToNotBeNull", {"column": "SalesOrderNumber"}, "order number is missing",
               "invalid_order"),
         Check("ExpectColumnValueLengthsToBeBetween",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -94,10 +95,18 @@ def item_from_bluecherry(sku: BlueCherrySku) -> ErpItem:
     )
 
 
-def to_wms_row(item: ErpItem) -> dict[str, str]:
-    """The Peoplevox "Item types" row for an item (every mapped column, blanks included)."""
+def _same(sku: str) -> str:
+    return sku
+
+
+def to_wms_row(item: ErpItem, item_code: Callable[[str], str] = _same) -> dict[str, str]:
+    """The Peoplevox "Item types" row for an item (every mapped column, blanks included); ``item_code`` maps the
+    ERP SKU to its Peoplevox ItemCode (``Integration.item_code_for``: identity unless the integration has a
+    cross-reference table)."""
     values = asdict(item)
-    return {column: str(values[attr]) for attr, column in WMS_ITEM_COLUMNS}
+    row = {column: str(values[attr]) for attr, column in WMS_ITEM_COLUMNS}
+    row[ITEM_KEY] = item_code(item.sku) if item.sku else item.sku
+    return row
 
 
 def content_hash(row: dict[str, str]) -> str:

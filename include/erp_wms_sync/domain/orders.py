@@ -1,14 +1,28 @@
-"""Order rules: ERP orders → one normalised :class:`ErpOrder` → Peoplevox "Sales orders" + "Sales order items" rows,
-and the plan for a change to an order already in the warehouse.
+"""The order every flow speaks of: the normalised :class:`ErpOrder`, and how it becomes Peoplevox rows.
 
-Pure functions and field tables; no I/O. Vendor field names are copied exactly (they are identifiers).
+- :class:`ErpOrder` / :class:`OrderLine` / :class:`OrderStamp`: one shape for every ERP. Each ERP maps its own
+  records into it in its own module (:mod:`erp_wms_sync.domain.cin7_orders`,
+  :mod:`erp_wms_sync.domain.bluecherry_orders`), which refuses an answer that is not the order asked for with
+  :class:`UnreadableOrder`. :class:`OrderState` is the ERP's view; the ledger's is
+  :class:`erp_wms_sync.domain.order_status.ReleaseState`.
+- :func:`open_quantity` is the one definition of a line's open quantity; :func:`effective_state` treats an order
+  whose every line was dropped as cancelled.
+- :func:`wms_number`, :func:`wms_header`, :func:`wms_items`: the Peoplevox "Sales orders" header and "Sales order
+  items" lines (SKUs mapped to ItemCodes by the function the caller passes, ``Integration.item_code_for``);
+  :func:`order_hash` fingerprints them so an unchanged order is never resent.
+- :func:`order_to_dict` / :func:`order_from_dict`: the JSON form kept in the ledger and in staged records;
+  :func:`same_stamp` compares ERP modification stamps.
+
+What to do with a change to an order already in the warehouse is :mod:`erp_wms_sync.domain.amendments`; whether
+an order is released, held or waits is :mod:`erp_wms_sync.domain.release_rules`. Pure functions and field tables;
+no I/O. Vendor field names are copied exactly (they are identifiers).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -20,10 +34,9 @@ ORDER_KEY = "SalesOrderNumber"
 WMS_ORDER_NUMBER_MAX = 30
 WMS_DATE = "%Y-%m-%d %H:%M:%S"
 
-# Peoplevox order statuses in warehouse order; the cut-off is a position in this list.
+# Peoplevox order statuses in warehouse order; the cut-off (orders.cutoff_status) is a position in this list.
 WMS_STATUS_ORDER = ("New", "Allocated", "Picking", "Picked", "Packing", "Packed", "Partially despatched",
                     "Despatched", "Completed")
-WMS_CLOSED = frozenset({"Cancelled", "Despatched", "Completed", "Returned"})
 
 
 class OrderState(StrEnum):
@@ -45,10 +58,26 @@ class Address:
     country: str = ""
 
 
+class UnreadableOrder(ValueError):
+    """The ERP answered something that is not the order asked for (no id, another id): nothing may be written."""
+
+
+def open_quantity(ordered: float | None, cancelled: float | None = None) -> float:
+    """THE open quantity of an ERP order line: ordered minus cancelled (never below zero).
+
+    Cin7 Core has no per-line cancellation (``cancelled`` is None); a BlueCherry line amended to zero stays on the
+    order with its quantity cancelled. A line whose open quantity is 0 is not sent to the warehouse; a negative
+    ordered quantity is kept as it is so the data check holds it."""
+    ordered = ordered or 0.0
+    if ordered < 0:
+        return ordered
+    return max(ordered - (cancelled or 0.0), 0.0)
+
+
 @dataclass(frozen=True)
 class OrderLine:
     sku: str
-    quantity: float
+    quantity: float  # the open quantity (see open_quantity)
     price: float | None = None
     line_no: int = 0
 
@@ -75,6 +104,30 @@ class ErpOrder:
     shipping: Address = field(default_factory=Address)
     billing: Address = field(default_factory=Address)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class OrderStamp:
+    """One row of an ERP list call: enough to decide whether the order needs a detail call."""
+
+    erp_id: str
+    number: str
+    updated: str
+    state: OrderState
+    erp_status: str
+    order: ErpOrder | None = None  # set when the list call already carries the full order (BlueCherry)
+
+
+def all_lines_dropped(order: ErpOrder) -> bool:
+    """The order had lines and every one was dropped (open quantity 0): it is as good as cancelled."""
+    return bool(order.lines) and all(line.quantity == 0 for line in order.lines)
+
+
+def effective_state(order: ErpOrder) -> OrderState:
+    """What the integration does with the order: a releasable order with no open line left counts as cancelled."""
+    if order.state is OrderState.RELEASABLE and all_lines_dropped(order):
+        return OrderState.CANCELLED
+    return order.state
 
 
 def _num(value: float | None) -> str:
@@ -107,10 +160,18 @@ def wms_header(order: ErpOrder, *, number: str, site: str, service_type: str, ch
     }
 
 
-def wms_items(order: ErpOrder, number: str) -> list[dict[str, str]]:
-    return [{"SalesOrderNumber": number, "ItemCode": line.sku, "QuantityOrdered": _num(line.quantity),
-             "Line": str(line.line_no or pos), "Sequence": str(pos), "SalePrice": _num(line.price)}
-            for pos, line in enumerate(order.lines, start=1)]
+def _same(sku: str) -> str:
+    return sku
+
+
+def wms_items(order: ErpOrder, number: str, item_code: Callable[[str], str] = _same) -> list[dict[str, str]]:
+    """The "Sales order items" rows: one per line with an open quantity (dropped lines are not sent); ``Line``
+    keeps the ERP line number, so a line keeps its identity in the warehouse; ``item_code`` maps an ERP SKU to the
+    Peoplevox ItemCode (identity unless the integration has a cross-reference)."""
+    return [{"SalesOrderNumber": number, "ItemCode": item_code(line.sku) if line.sku else line.sku,
+             "QuantityOrdered": _num(line.quantity), "Line": str(line.line_no or pos), "Sequence": str(pos),
+             "SalePrice": _num(line.price)}
+            for pos, line in enumerate(order.lines, start=1) if line.quantity != 0]
 
 
 def order_hash(header: Mapping[str, str], items: Sequence[Mapping[str, str]]) -> str:
@@ -122,83 +183,6 @@ def order_hash(header: Mapping[str, str], items: Sequence[Mapping[str, str]]) ->
 
 def order_payload(header: Mapping[str, str], items: Sequence[Mapping[str, str]]) -> dict[str, Any]:
     return {"header": dict(header), "items": [dict(i) for i in items]}
-
-
-class Action(StrEnum):
-    NOTHING = "nothing"
-    UPDATE = "update"  # send the changed header and/or items (added lines, changed quantities)
-    CANCEL = "cancel"  # set Status=Cancelled in the WMS
-    REISSUE = "reissue"  # cancel, then release again under a suffixed number (lines were removed)
-    BLOCK = "block"  # past the cut-off: nothing is changed, people decide (amendment_after_cutoff)
-    HOLD = "hold"  # lines removed and the strategy says hold: nothing changes, an exception says why
-
-
-@dataclass(frozen=True)
-class AmendmentPlan:
-    action: Action
-    reason: str
-    header: dict[str, str] | None = None
-    items: list[dict[str, str]] = field(default_factory=list)
-
-
-def before_cutoff(wms_status: str, cutoff: str) -> bool:
-    """True while the WMS order has not reached the cut-off state (unknown statuses count as past it)."""
-    names = [s.casefold() for s in WMS_STATUS_ORDER]
-    status, limit = wms_status.strip().casefold(), cutoff.strip().casefold()
-    if status not in names or limit not in names:
-        return False
-    return names.index(status) < names.index(limit)
-
-
-def _lines_by_code(items: Sequence[Mapping[str, str]]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for item in items:
-        out[item["ItemCode"]] = out.get(item["ItemCode"], 0.0) + float(item.get("QuantityOrdered") or 0)
-    return out
-
-
-def plan_amendment(old: Mapping[str, Any], new_header: Mapping[str, str], new_items: Sequence[Mapping[str, str]], *,
-                   cancelled: bool, wms_status: str, cutoff: str, line_removal: str) -> AmendmentPlan:
-    """What to do with a released order whose ERP version changed (or was cancelled)."""
-    if wms_status.casefold() == "cancelled":
-        return AmendmentPlan(Action.NOTHING, "already cancelled in the warehouse")
-    if not before_cutoff(wms_status, cutoff):
-        what = "cancelled" if cancelled else "changed"
-        return AmendmentPlan(Action.BLOCK, f"order {what} in the ERP but the warehouse status is "
-                                           f"'{wms_status}' (cut-off: {cutoff})")
-    if cancelled:
-        return AmendmentPlan(Action.CANCEL, "cancelled in the ERP before the cut-off")
-    old_lines, new_lines = _lines_by_code(old.get("items", [])), _lines_by_code(new_items)
-    removed = sorted(set(old_lines) - set(new_lines))
-    if removed:
-        if line_removal == "reissue":
-            return AmendmentPlan(Action.REISSUE, f"line(s) {', '.join(removed)} removed: Peoplevox cannot remove "
-                                                 "lines, so the order is cancelled and re-issued")
-        return AmendmentPlan(Action.HOLD, f"line(s) {', '.join(removed)} removed and line_removal is 'hold'")
-    header_changed = {k: v for k, v in new_header.items() if old.get("header", {}).get(k) != v and k != ORDER_KEY}
-    number = str(old.get("header", {}).get(ORDER_KEY, new_header.get(ORDER_KEY, "")))
-    changed_items = _renumber([dict(i, SalesOrderNumber=number) for i in new_items
-                               if old_lines.get(i["ItemCode"]) != float(i.get("QuantityOrdered") or 0)],
-                              old.get("items", []))
-    if not header_changed and not changed_items:
-        return AmendmentPlan(Action.NOTHING, "no change the warehouse would see")
-    header = {ORDER_KEY: number, **header_changed} if header_changed else None
-    return AmendmentPlan(Action.UPDATE, "changed before the cut-off", header, changed_items)
-
-
-def _renumber(changed: list[dict[str, str]], old_items: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
-    """Keep the warehouse's line number of an existing item; new items get numbers after the last one, so an
-    inserted line never overwrites another line in Peoplevox."""
-    old_line = {i["ItemCode"]: i.get("Line", "") for i in old_items}
-    last = max((int(i["Line"]) for i in old_items if str(i.get("Line", "")).isdigit()), default=0)
-    for item in changed:
-        if item["ItemCode"] in old_line:
-            item["Line"] = old_line[item["ItemCode"]]
-        else:
-            last += 1
-            item["Line"] = str(last)
-            item["Sequence"] = str(last)
-    return changed
 
 
 def order_to_dict(order: ErpOrder) -> dict[str, Any]:

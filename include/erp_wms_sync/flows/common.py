@@ -1,4 +1,10 @@
-"""What every flow step receives, and the staging helpers that hand records from one task to the next."""
+"""What every flow step receives, the staging helpers that hand records from one task to the next, and the
+checks every flow ends with.
+
+Staging and every other query go through :mod:`erp_wms_sync.ledger.repo` (bulk, no SQL here). Order release and
+amendments stage typed records through :class:`erp_wms_sync.flows.order_release.staging.Stage`; item master sync
+serialises its own typed record (``StagedItem``) through the ``dict`` helpers here.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from erp_wms_sync.config import Integration
@@ -36,7 +41,8 @@ class RunContext:
         return session_scope(self.ledger_url)
 
     def hold(self, session: Session, exc: NewException) -> bool:
-        """Raise (or refresh) an exception owned by the team the YAML names for its type."""
+        """Raise (or refresh) an exception owned by the team the YAML names for its type; True when it is new
+        (or reopened) — a problem this run alerts about."""
         _, new = raise_exception(session, integration=self.integration.name, flow=self.flow,
                                  owner=self.integration.owner_of(exc.type), exc=exc, run_id=self.run_id)
         return new
@@ -45,36 +51,21 @@ class RunContext:
 def stage(session: Session, ctx: RunContext, records: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
     """Store (entity_key, data) pairs for this run; a retried task first drops what it staged before."""
     clear_stage(session, ctx)
-    count = 0
-    for key, data in records:
-        session.add(StagedRecord(integration=ctx.integration.name, flow=ctx.flow, run_key=ctx.run_id,
-                                 entity_key=key, data=dict(data), verdict="pending"))
-        count += 1
-    return count
+    return repo.stage_records(session, integration=ctx.integration.name, flow=ctx.flow, run_key=ctx.run_id,
+                              records=records)
 
 
 def staged(session: Session, ctx: RunContext, verdict: str) -> Iterator[StagedRecord]:
-    query = select(StagedRecord).where(
-        StagedRecord.integration == ctx.integration.name, StagedRecord.flow == ctx.flow,
-        StagedRecord.run_key == ctx.run_id, StagedRecord.verdict == verdict).order_by(StagedRecord.id)
-    yield from session.scalars(query)
+    yield from repo.staged_records(session, integration=ctx.integration.name, flow=ctx.flow, run_key=ctx.run_id,
+                                   verdicts=[verdict])
 
 
 def set_verdict(session: Session, ids: Iterable[int], verdict: str) -> None:
-    chunk: list[int] = []
-    for record_id in ids:
-        chunk.append(record_id)
-        if len(chunk) == 500:
-            session.execute(update(StagedRecord).where(StagedRecord.id.in_(chunk)).values(verdict=verdict))
-            chunk = []
-    if chunk:
-        session.execute(update(StagedRecord).where(StagedRecord.id.in_(chunk)).values(verdict=verdict))
+    repo.set_verdicts(session, ids, verdict)
 
 
 def clear_stage(session: Session, ctx: RunContext) -> None:
-    session.execute(delete(StagedRecord).where(
-        StagedRecord.integration == ctx.integration.name, StagedRecord.flow == ctx.flow,
-        StagedRecord.run_key == ctx.run_id))
+    repo.clear_staged(session, integration=ctx.integration.name, flow=ctx.flow, run_key=ctx.run_id)
 
 
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -83,23 +74,22 @@ def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 def latest_check(session: Session, ctx: RunContext) -> CheckResult | None:
-    return session.scalar(select(CheckResult).where(
-        CheckResult.integration == ctx.integration.name, CheckResult.flow == ctx.flow,
-        CheckResult.run_id == ctx.run_id).order_by(CheckResult.id.desc()).limit(1))
+    return repo.latest_check(session, integration=ctx.integration.name, flow=ctx.flow, run_id=ctx.run_id)
 
 
-def fail_if_check_failed(ctx: RunContext, suite: str) -> dict[str, Any]:
-    """The data-check task: fails when this run's suite failed (the held records are already exceptions)."""
+def fail_on_new_problems(ctx: RunContext, suite: str, flows: Iterable[str]) -> dict[str, Any]:
+    """The data-check task of a flow that holds records: red only when THIS run raised new exceptions (or
+    reopened closed ones). A record held in an earlier run and re-validated now stays an open exception without
+    turning another run red, so each problem alerts once."""
     with ctx.session() as session:
         result = latest_check(session, ctx)
-        if result is None:
-            return {"checked": False}
-        if not result.success:
-            summary = dict(result.summary or {})
-            failed = [r["expectation"] + (f"({r['column']})" if r.get("column") else "")
-                      for r in summary.get("results", []) if not r["success"]]
-            raise DataCheckFailed(suite, result.failed_records, result.evaluated, failed)
-        return {"checked": True, "evaluated": result.evaluated}
+        new = repo.new_exceptions_in_run(session, ctx.integration.name, ctx.run_id, flows)
+        problems = sorted({f"{e.type}" for e in new})
+        evaluated = result.evaluated if result is not None else 0
+        still_open = len(repo.open_exceptions(session, ctx.integration.name))
+    if new:
+        raise DataCheckFailed(suite, len(new), max(evaluated, len(new)), problems)
+    return {"checked": result is not None, "evaluated": evaluated, "new_problems": 0, "open_exceptions": still_open}
 
 
 def advance_watermark(ctx: RunContext) -> dict[str, str]:

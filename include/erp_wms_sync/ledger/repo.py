@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from erp_wms_sync.ledger.models import (
@@ -22,6 +22,8 @@ from erp_wms_sync.ledger.models import (
     ExceptionAttempt,
     ExceptionRecord,
     Message,
+    OrderRecord,
+    StagedRecord,
     utcnow,
 )
 
@@ -202,6 +204,148 @@ def advance_cursor(session: Session, integration: str, flow: str, watermark: dat
         row.watermark = watermark
         row.run_id = run_id
     return row
+
+
+# --- orders (bulk: one query per chunk of keys, never one per record) --------------------------------------
+CHUNK = 500
+
+
+def _chunked(keys: Iterable[Any]) -> Iterable[list[Any]]:
+    items = list(keys)
+    for start in range(0, len(items), CHUNK):
+        yield items[start:start + CHUNK]
+
+
+def order_records(session: Session, integration: str, erp_ids: Iterable[str]) -> dict[str, OrderRecord]:
+    """The ledger rows of these ERP orders, by ERP id (unknown ids are absent)."""
+    found: dict[str, OrderRecord] = {}
+    for chunk in _chunked(sorted(set(erp_ids))):
+        rows = session.scalars(select(OrderRecord).where(OrderRecord.integration == integration,
+                                                         OrderRecord.erp_order_id.in_(chunk)))
+        found.update({row.erp_order_id: row for row in rows})
+    return found
+
+
+def orders_in_states(session: Session, integration: str, states: Iterable[str]) -> list[OrderRecord]:
+    """Every order of the integration in one of these states (e.g. held and waiting orders to re-validate)."""
+    return list(session.scalars(select(OrderRecord).where(
+        OrderRecord.integration == integration, OrderRecord.state.in_([str(s) for s in states]))
+        .order_by(OrderRecord.id)))
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    """What a flow learnt about one order: its ERP identity and stamp, its new state, payload keys to merge."""
+
+    erp_id: str
+    number: str
+    erp_status: str
+    erp_updated: str
+    state: str
+    payload: Mapping[str, Any]
+
+
+def upsert_orders(session: Session, integration: str, updates: Iterable[OrderUpdate],
+                  known: Mapping[str, OrderRecord] | None = None) -> dict[str, OrderRecord]:
+    """Create or update the ledger rows of these orders in bulk; ``known`` saves the lookup when the caller
+    already holds the rows. An update without an ERP id is refused (``ValueError``): it would be a poison row."""
+    todo = list(updates)
+    if any(not u.erp_id for u in todo):
+        raise ValueError("an order without an ERP id cannot be recorded")
+    rows = dict(known) if known is not None else order_records(session, integration, (u.erp_id for u in todo))
+    for change in todo:
+        row = rows.get(change.erp_id)
+        if row is None:
+            row = OrderRecord(integration=integration, erp_order_id=change.erp_id, erp_order_number=change.number,
+                              state=str(change.state), version=0, payload={})
+            session.add(row)
+            rows[change.erp_id] = row
+        row.erp_order_number = change.number
+        row.erp_status = change.erp_status
+        row.erp_updated = change.erp_updated
+        row.state = str(change.state)
+        row.payload = {**(row.payload or {}), **(plain(change.payload) or {})}
+    return rows
+
+
+def open_exception_types(session: Session, integration: str, entity_type: str,
+                         keys: Iterable[str]) -> dict[str, list[str]]:
+    """The types of the open exceptions of these records, by entity key."""
+    found: dict[str, list[str]] = {}
+    for chunk in _chunked(sorted(set(keys))):
+        rows = session.execute(select(ExceptionRecord.entity_key, ExceptionRecord.type).where(
+            ExceptionRecord.integration == integration, ExceptionRecord.status == OPEN,
+            ExceptionRecord.entity_type == entity_type, ExceptionRecord.entity_key.in_(chunk)))
+        for key, type_ in rows:
+            found.setdefault(key, []).append(type_)
+    return {key: sorted(types) for key, types in found.items()}
+
+
+def new_exceptions_in_run(session: Session, integration: str, run_id: str,
+                          flows: Iterable[str]) -> list[ExceptionRecord]:
+    """The exceptions this run raised for the first time or reopened (not those it only saw again): what a
+    run alerts about."""
+    query = (select(ExceptionRecord).join(ExceptionAttempt, ExceptionAttempt.exception_id == ExceptionRecord.id)
+             .where(ExceptionRecord.integration == integration, ExceptionRecord.flow.in_(list(flows)),
+                    ExceptionRecord.status == OPEN, ExceptionAttempt.run_id == run_id,
+                    ExceptionAttempt.outcome.in_(("raised", "reopened")))
+             .distinct().order_by(ExceptionRecord.id))
+    return list(session.scalars(query))
+
+
+def known_catalogue_skus(session: Session, integration: str, skus: Iterable[str]) -> set[str]:
+    """Which of these SKUs the ERP item master has (item master sync records every ERP SKU it reads)."""
+    found: set[str] = set()
+    for chunk in _chunked(sorted({s for s in skus if s})):
+        found.update(session.scalars(select(CatalogueItem.sku).where(CatalogueItem.integration == integration,
+                                                                     CatalogueItem.sku.in_(chunk))))
+    return found
+
+
+# --- staging: records handed from one task of a run to the next -------------------------------------------
+def stage_records(session: Session, *, integration: str, flow: str, run_key: str,
+                  records: Iterable[tuple[str, Mapping[str, Any]]], verdict: str = "pending") -> int:
+    """Add (entity_key, data) rows for this run."""
+    count = 0
+    for key, data in records:
+        session.add(StagedRecord(integration=integration, flow=flow, run_key=run_key, entity_key=key,
+                                 data=dict(data), verdict=str(verdict)))
+        count += 1
+    return count
+
+
+def staged_records(session: Session, *, integration: str, flow: str, run_key: str,
+                   verdicts: Iterable[str] | None = None) -> list[StagedRecord]:
+    """This run's staged rows (only those with these verdicts when given), in staging order."""
+    query = select(StagedRecord).where(StagedRecord.integration == integration, StagedRecord.flow == flow,
+                                       StagedRecord.run_key == run_key)
+    if verdicts is not None:
+        query = query.where(StagedRecord.verdict.in_([str(v) for v in verdicts]))
+    return list(session.scalars(query.order_by(StagedRecord.id)))
+
+
+def set_verdicts(session: Session, ids: Iterable[int], verdict: str) -> None:
+    """One UPDATE per 500 staged rows."""
+    for chunk in _chunked(ids):
+        session.execute(update(StagedRecord).where(StagedRecord.id.in_(chunk)).values(verdict=str(verdict)),
+                        execution_options={"synchronize_session": False})
+
+
+def update_staged_data(session: Session, data_by_id: Mapping[int, Mapping[str, Any]]) -> None:
+    """Replace the data of these staged rows: one executemany, not one UPDATE per row."""
+    if data_by_id:
+        session.execute(update(StagedRecord), [{"id": key, "data": dict(value)} for key, value in data_by_id.items()])
+
+
+def clear_staged(session: Session, *, integration: str, flow: str, run_key: str) -> None:
+    session.execute(delete(StagedRecord).where(StagedRecord.integration == integration, StagedRecord.flow == flow,
+                                               StagedRecord.run_key == run_key))
+
+
+def latest_check(session: Session, *, integration: str, flow: str, run_id: str) -> CheckResult | None:
+    return session.scalar(select(CheckResult).where(
+        CheckResult.integration == integration, CheckResult.flow == flow,
+        CheckResult.run_id == run_id).order_by(CheckResult.id.desc()).limit(1))
 
 
 # --- data-check results -------------------------------------------------------------------------------------

@@ -1,0 +1,97 @@
+"""The flow step behind each task. Each function imports its flow module when the task runs (never at DAG parse
+time) and calls the step directly — no ``"module:function"`` string is resolved at run time, so a renamed step is
+an import error in the tests, not a failed task in production."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from erp_wms_sync.connectors.protocols import ErpOrderSource, WmsClient
+    from erp_wms_sync.flows.common import RunContext
+
+
+# --- item master sync -------------------------------------------------------------------------------------
+def fetch_erp_items(ctx: RunContext, client: Any) -> Any:
+    from erp_wms_sync.flows import item_master_sync
+
+    return item_master_sync.fetch(ctx, client)
+
+
+def validate_items(ctx: RunContext) -> Any:
+    from erp_wms_sync.flows import item_master_sync
+
+    return item_master_sync.validate(ctx)
+
+
+def upsert_wms_items(ctx: RunContext, client: Any) -> Any:
+    from erp_wms_sync.flows import item_master_sync
+
+    return item_master_sync.upsert(ctx, client)
+
+
+def flag_wms_items_not_in_erp(ctx: RunContext, client: Any) -> Any:
+    from erp_wms_sync.flows import item_master_sync
+
+    return item_master_sync.flag_unknown(ctx, client)
+
+
+def items_data_check(ctx: RunContext) -> Any:
+    from erp_wms_sync.flows import item_master_sync
+
+    return item_master_sync.data_check(ctx)
+
+
+def summarise_items(ctx: RunContext) -> Any:
+    from erp_wms_sync.flows import item_master_sync
+
+    return item_master_sync.summarise(ctx)
+
+
+def finish_items(ctx: RunContext) -> Any:
+    from erp_wms_sync.flows import item_master_sync
+
+    return item_master_sync.finish(ctx)
+
+
+# --- order release --------------------------------------------------------------------------------------
+def fetch_orders(ctx: RunContext, source: ErpOrderSource) -> Any:
+    from erp_wms_sync.flows.order_release import fetch
+
+    return fetch(ctx, source)
+
+
+def validate_orders(ctx: RunContext, wms: WmsClient) -> Any:
+    from erp_wms_sync.flows.order_release import check
+
+    return check(ctx, wms)
+
+
+def release_orders(ctx: RunContext, wms: WmsClient) -> Any:
+    from erp_wms_sync.flows.order_release import release
+
+    return release(ctx, wms)
+
+
+def apply_amendments(ctx: RunContext, wms: WmsClient) -> Any:
+    from erp_wms_sync.flows.order_amendments import amend
+
+    return amend(ctx, wms)
+
+
+def write_back_status(ctx: RunContext, source: ErpOrderSource) -> Any:
+    from erp_wms_sync.flows.order_release import write_back
+
+    return write_back(ctx, source)
+
+
+def orders_data_check(ctx: RunContext) -> Any:
+    from erp_wms_sync.flows.order_release import data_check
+
+    return data_check(ctx)
+
+
+def finish_orders(ctx: RunContext) -> Any:
+    from erp_wms_sync.flows.order_release import finish
+
+    return finish(ctx)

@@ -1,0 +1,72 @@
+"""A DAG builder that raises for one integration costs that integration its DAGs, and nobody else's: the error is
+logged and reported as an import error of the config-check DAG file naming the integration's file."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+
+from erp_wms_sync.airflow import dags as flow_builders
+from erp_wms_sync.airflow.factory import build, build_dags
+from erp_wms_sync.config import Integration, scan_folder
+
+ROOT = Path(__file__).resolve().parents[2]
+DAGS = ROOT / "dags"
+
+
+def breaks_for(name: str, real: Callable[[Integration], object]) -> Callable[[Integration], object]:
+    def builder(integration: Integration) -> object:
+        if integration.name == name:
+            raise ValueError(f"no pool for {integration.erp.kind.value}")
+        return real(integration)
+
+    return builder
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    target = tmp_path / "integrations"
+    target.mkdir()
+    for name in ("northwind.yaml", "bluebird.yaml"):
+        shutil.copy(ROOT / "include/integrations" / name, target / name)
+    return target
+
+
+def test_one_failing_builder_removes_only_that_integrations_dags(
+        folder: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    real = flow_builders.FLOW_BUILDERS["order_release"]
+    monkeypatch.setitem(flow_builders.FLOW_BUILDERS, "order_release", breaks_for("bluebird", real))
+    integrations = scan_folder(folder).integrations
+    with caplog.at_level(logging.ERROR, logger="erp_wms_sync.airflow.factory"):
+        dags = build_dags(integrations)
+    assert set(dags) == {"northwind__item_master_sync", "northwind__order_release"}, \
+        "bluebird loses all its DAGs (item sync without order release would be half an integration)"
+    assert "bluebird" in caplog.text and "order_release" in caplog.text and "no pool for bluecherry" in caplog.text
+    (failure,) = build(integrations).failures
+    assert (failure.integration, failure.flow) == ("bluebird", "order_release")
+
+
+def test_the_failure_is_an_import_error_of_the_config_check_file(folder: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    real = flow_builders.FLOW_BUILDERS["item_master_sync"]
+    monkeypatch.setitem(flow_builders.FLOW_BUILDERS, "item_master_sync", breaks_for("northwind", real))
+    monkeypatch.setenv("ERP_WMS_INTEGRATIONS_DIR", str(folder))
+    bag = DagBag(dag_folder=str(DAGS))
+    assert {"bluebird__item_master_sync", "bluebird__order_release"} <= set(bag.dags)
+    assert not any(dag_id.startswith("northwind") for dag_id in bag.dags)
+    (path, error), = bag.import_errors.items()
+    assert path.endswith("erp_wms_sync_config_check.py")
+    assert f"{folder / 'northwind.yaml'}: (DAG northwind__item_master_sync): the DAG could not be built" in error
+    assert "ValueError: no pool for cin7core" in error and "Fix:" in error
+
+
+def test_without_failures_the_dags_are_built_once_per_parse(folder: Path) -> None:
+    integrations = scan_folder(folder).integrations
+    first = build_dags(integrations)
+    assert build_dags(integrations) is first, "the config check and the DAG file share one build"
+    assert len(first) == 4 and not build(integrations).failures
