@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 setup: $(STAMP)
 
 lint: setup
-	$(BIN)/ruff check dags plugins include tests
+	$(BIN)/ruff check dags plugins include tests benchmarks
 	$(BIN)/mypy
 
 test: lint
