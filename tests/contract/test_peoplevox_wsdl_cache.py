@@ -156,3 +156,26 @@ def test_a_broken_wsdl_is_never_cached(make_client: Callable[..., PeoplevoxClien
     assert not stored_copy(make_client().wsdl_url).exists()
     monkeypatch.setattr(pvx_app, "build_wsdl", original)
     assert make_client().get_save_template("Sites")
+
+
+def test_a_server_refusing_large_batches_costs_a_call_never_a_record(make_client: Callable[..., PeoplevoxClient],
+                                                                     peoplevox_sim: PeoplevoxSim,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real SaveData limit is unknown: a whole refusal of a batch above 100 falls back to 100 per call."""
+    real = operations.HANDLERS["SaveData"]
+    refused: list[int] = []
+
+    def at_most_100(ctx: operations.CallContext, body: etree._Element) -> IntegrationResult:
+        csv_data = operations.text(operations.child(body, "saveRequest"), "CsvData") or ""
+        if csv_data.count("\n") > 101:
+            refused.append(csv_data.count("\n") - 1)
+            return IntegrationResult.error("Maximum of 100 records per request exceeded")
+        return real(ctx, body)
+
+    monkeypatch.setitem(operations.HANDLERS, "SaveData", at_most_100)
+    client = make_client(save_batch_size=250)
+    rows = [{"ItemCode": f"SKU-{n:04d}", "Name": f"Item {n}"} for n in range(450)]
+    assert all(outcome.ok for outcome in client.save_item_types(rows))
+    assert len(peoplevox_sim.state.records(PVX_CLIENT, "Item types")) == 450
+    assert refused == [250]  # one refused batch, then 100 per call for the rest of the client's life
+    assert peoplevox_sim.calls("SaveData") == 1 + 5
