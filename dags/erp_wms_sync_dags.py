@@ -1,9 +1,10 @@
 """erp-wms-sync DAGs: one per integration (include/integrations/*.yaml) × flow, id ``<integration>__<flow>``.
 
 Wiring only: the factory reads the YAML files (no network, no database, no heavy imports) and every task body
-calls ``erp_wms_sync.flows``. An integration whose YAML is invalid (or that two files claim) gets no DAGs; its
-problems are reported by ``dags/erp_wms_sync_config_check.py`` as an import error naming the file, the field and
-the fix, while the valid integrations keep running. Both DAG files share one read of each YAML per parse.
+calls ``erp_wms_sync.flows``. An integration whose YAML is invalid (or that two files claim), or whose DAGs could
+not be built, gets no DAGs; its problems are reported by ``dags/erp_wms_sync_config_check.py`` as an import error
+naming the file, the field and the fix, while the valid integrations keep running. Both DAG files share one read
+of each YAML (and, parsed in one process, one build) per parse.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 
 from erp_wms_sync.airflow import dags as flow_builders
-from erp_wms_sync.airflow.factory import build, build_dags
+from erp_wms_sync.airflow.factory import build, build_dags, build_problems
 from erp_wms_sync.config import Integration, scan_folder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,8 +65,22 @@ def test_the_failure_is_an_import_error_of_the_config_check_file(folder: Path,
     assert "ValueError: no pool for cin7core" in error and "Fix:" in error
 
 
-def test_without_failures_the_dags_are_built_once_per_parse(folder: Path) -> None:
-    integrations = scan_folder(folder).integrations
-    first = build_dags(integrations)
-    assert build_dags(integrations) is first, "the config check and the DAG file share one build"
-    assert len(first) == 4 and not build(integrations).failures
+@pytest.mark.parametrize("config_check_first", [True, False])
+def test_a_folder_parse_builds_once_and_never_shares_dags_between_parses(
+        folder: Path, monkeypatch: pytest.MonkeyPatch, config_check_first: bool) -> None:
+    calls: list[str] = []
+    for flow, real in list(flow_builders.FLOW_BUILDERS.items()):
+        def counted(integration: Integration, real: Callable[[Integration], object] = real) -> object:
+            calls.append(integration.name)
+            return real(integration)
+        monkeypatch.setitem(flow_builders.FLOW_BUILDERS, flow, counted)
+    scan = scan_folder(folder)
+    if config_check_first:
+        assert build_problems(scan) == []
+    registered = build_dags(scan.integrations)
+    if not config_check_first:
+        assert build_problems(scan) == []
+    assert len(registered) == 4 and len(calls) == 4, "one build for both DAG files of a parse"
+    next_parse = build_dags(scan.integrations)
+    assert next_parse.keys() == registered.keys()
+    assert all(next_parse[d] is not registered[d] for d in registered), "a later parse gets DAG objects of its own"

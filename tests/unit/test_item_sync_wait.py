@@ -87,6 +87,8 @@ def test_an_order_waits_for_item_sync_through_the_cross_reference(tmp_path: Path
 def test_with_a_cross_reference_an_unknown_sku_is_still_held_at_once(tmp_path: Path) -> None:
     integration = with_cross_reference(tmp_path)
     url = ledger(tmp_path)
+    with session_scope(url) as s:  # item master sync has run, and the ERP has no GHOST
+        repo.advance_cursor(s, "northwind", "item_master_sync", NOW.replace(tzinfo=None), "items-1")
     erp, wms = FakeErp([order("SO-1", (("GHOST", 1),))]), FakeWms(item_codes=("PVX-A",))
     ctx = context(url, "r1", integration)
     flow.fetch(ctx, erp)

@@ -108,7 +108,10 @@ ORDER_RELEASE_DOC = """
 once; changes and cancellations reach Peoplevox only before `{cutoff}`.
 **Schedule:** `{schedule}` ({tz}), data-interval windows{trigger}.
 **Exceptions:** SKU mismatch `unmapped_sku` → `{sku_owner}`, `unmapped_location` → `{location_owner}`,
-`invalid_order` → `{invalid_owner}`, `amendment_after_cutoff` → `{cutoff_owner}`.
+`invalid_order` → `{invalid_owner}`, order refused or incomplete in Peoplevox `wms_write_rejected` →
+`{rejected_owner}`, order the ERP answers unreadably `erp_record_unreadable` → `{unreadable_owner}`,
+`amendment_after_cutoff` → `{cutoff_owner}`, change Peoplevox did not take `amendment_held` → `{held_owner}`.
+An order whose items item master sync has yet to create waits (no exception) for at most {item_wait} minutes.
 
 `plan_window` → `fetch_orders` (pool `{erp_pool}`) → `validate_orders` (suite `order_release`; held orders are
 re-validated every run and released once fixed) → `release_orders` (looks orders up in Peoplevox first, then
@@ -135,7 +138,10 @@ def build_order_release(integration: Integration) -> DAG:
         cutoff=orders.cutoff_status, schedule=integration.schedule_for(flow), tz=integration.timezone,
         trigger=trigger, sku_owner=integration.owner_of("unmapped_sku"),
         location_owner=integration.owner_of("unmapped_location"), invalid_owner=integration.owner_of("invalid_order"),
-        cutoff_owner=integration.owner_of("amendment_after_cutoff"), erp_pool=erp_pool(integration))
+        rejected_owner=integration.owner_of("wms_write_rejected"),
+        unreadable_owner=integration.owner_of("erp_record_unreadable"),
+        cutoff_owner=integration.owner_of("amendment_after_cutoff"), held_owner=integration.owner_of("amendment_held"),
+        item_wait=orders.item_sync_wait_minutes, erp_pool=erp_pool(integration))
     with new_dag(integration, flow, doc, schedule=schedule) as dag:
         window = plan_window_task(integration, flow)()
         fetched = step(integration, flow, "fetch_orders", steps.fetch_orders, client="orders")(window)

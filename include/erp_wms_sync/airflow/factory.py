@@ -7,8 +7,8 @@ and data-interval timetables so a backfill replays exactly its window.
 
 One integration whose DAG cannot be built (a builder raises) loses its DAGs and nobody else's: the error is
 logged, and ``dags/erp_wms_sync_config_check.py`` reports it as an import error naming the integration's file
-(:func:`build_problems`). A parse builds each DAG once: both DAG files share the last build when they are parsed
-in the same process.
+(:func:`build_problems`). A folder parse in one process builds each DAG once, whichever of the two files is parsed
+first, and never hands the same DAG objects to two parses (see :func:`build`).
 """
 
 from __future__ import annotations
@@ -122,20 +122,38 @@ class Build:
 
 
 Builder = Callable[[Integration], DAG]
-_LAST: list[tuple[tuple[int, ...], tuple[Any, ...], Build]] = []  # the last build, and what it was built from
 
 
-def build(integrations: Iterable[Integration]) -> Build:
+@dataclass
+class _Kept:
+    """The last build, what it was built from (held, so the ids in ``key`` stay theirs), and whether a DAG file
+    has registered its DAGs already."""
+
+    key: tuple[int, ...]
+    sources: tuple[Any, ...]
+    build: Build
+    registered: bool
+
+
+_KEPT: list[_Kept] = []
+
+
+def build(integrations: Iterable[Integration], *, register: bool = True) -> Build:
     """Build every flow's DAG of each integration; an integration one of whose builders raises gets no DAG at all
     (half an integration would run order release without its item sync) and is reported, the rest are built.
-    The last build is reused when asked again for the same integration objects and builders (the config cache
-    hands out the same objects while the files are unchanged)."""
+
+    The last build is kept. A caller asking for the same integration objects and builders (the config cache hands
+    out the same objects while the files are unchanged) reuses it — the config check (``register=False``) to read
+    its failures, a DAG file to register its DAGs, but only DAGs no DAG file registered yet: a folder parse builds
+    once, whichever file is parsed first, and two parses never share DAG objects."""
     from erp_wms_sync.airflow.dags import FLOW_BUILDERS
 
     given, builders = tuple(integrations), tuple(FLOW_BUILDERS.items())
     key = tuple(id(i) for i in given) + tuple(id(b) for _, b in builders)
-    if _LAST and _LAST[0][0] == key:
-        return _LAST[0][2]
+    kept = _KEPT[0] if _KEPT and _KEPT[0].key == key else None
+    if kept is not None and not (register and kept.registered):
+        kept.registered = kept.registered or register
+        return kept.build
     dags: dict[str, DAG] = {}
     failures: list[BuildFailure] = []
     for integration in given:
@@ -144,7 +162,7 @@ def build(integrations: Iterable[Integration]) -> Build:
         if failure is not None:
             failures.append(failure)
     result = Build(dags, tuple(failures))
-    _LAST[:] = [(key, (given, builders), result)]  # keeps the objects alive, so their ids stay theirs
+    _KEPT[:] = [_Kept(key, (given, builders), result, register)]
     return result
 
 
@@ -172,6 +190,6 @@ def build_problems(scan: Scan) -> list[Problem]:
     """The scan's file problems, then one problem per integration whose DAGs could not be built (named by its
     file), for the config-check DAG file to raise as one import error."""
     files = {p.stem: p for p in sorted(scan.files, key=lambda p: p.suffix == ".yaml")}  # <name>.yaml wins
-    failures = build(scan.integrations).failures
+    failures = build(scan.integrations, register=False).failures
     return list(scan.problems) + [f.problem(str(files.get(f.integration, Path(f"{f.integration}.yaml"))))
                                   for f in failures]

@@ -60,11 +60,15 @@ def judge(failure: CheckFailure | None, *, erp_skus: Iterable[str], sku_for: Cal
     cross-reference waits like any other. An order inside the hold window waits until it ends."""
     if failure is not None and failure.reasons:
         since = waiting_since or now
-        if set(failure.reasons) == {UNMAPPED_SKU} and failure.unknown_skus and \
-                awaiting_item_sync(failure.unknown_skus, erp_skus, sku_for) and now < since + item_wait:
+        coming = bool(failure.unknown_skus) and awaiting_item_sync(failure.unknown_skus, erp_skus, sku_for) \
+            and now < since + item_wait
+        if coming and set(failure.reasons) == {UNMAPPED_SKU}:
             return Wait(since + item_wait, "item master sync has not created "
                                            f"{', '.join(sorted(failure.unknown_skus))} in Peoplevox yet")
-        return Hold({k: frozenset(v) for k, v in failure.reasons.items()}, frozenset(failure.unknown_skus))
+        # Held for another reason: SKUs item sync is about to create are no problem of their own (no
+        # unmapped_sku that would close itself minutes later); they are judged again once the hold is fixed.
+        reasons = {k: frozenset(v) for k, v in failure.reasons.items() if not (coming and k == UNMAPPED_SKU)}
+        return Hold(reasons, frozenset() if coming else frozenset(failure.unknown_skus))
     if hold_until is not None and hold_until > now:
         return Wait(hold_until, "hold window")
     return Release()

@@ -18,6 +18,11 @@ refused record, a field the ERP cleared that Peoplevox keeps (an empty cell chan
 line — holds the amendment as ``amendment_held`` naming it; the ledger keeps the version the warehouse has, and
 the next run tries again. A re-issue writes its new number to the ledger before it cancels the old order, so a
 crash between the two steps is completed by the next run instead of leaving the order cancelled.
+
+Input: this run's typed staged records (:mod:`erp_wms_sync.flows.order_release.staging`) — each
+:class:`StagedAmend` that passed the data check, with the Peoplevox rows it was checked on, and each
+:class:`StagedCancel` — plus the amendments held in earlier runs (their open exceptions keep the ERP's version),
+which are tried again. Each staged record ends the step ``done``.
 """
 
 from __future__ import annotations
