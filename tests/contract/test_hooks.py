@@ -29,7 +29,22 @@ def conns(stack: SimulatorStack, monkeypatch: pytest.MonkeyPatch) -> dict[str, s
 def test_hooks_do_no_io_on_construction(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_NOWHERE", raising=False)
     hook = Cin7CoreHook("nowhere")  # the connection does not exist: nothing happens until it is used
-    assert hook.http_conn_id == "nowhere"
+    assert hook.conn_id == "nowhere"
+    assert Cin7CoreHook().conn_id == Cin7CoreHook.default_conn_name == "cin7core_default"
+
+
+@pytest.mark.parametrize("host, schema, port, expected", [
+    ("127.0.0.1", "", 8701, "http://127.0.0.1:8701/ExternalApi/v2"),
+    ("inventory.dearsystems.com", "https", None, "https://inventory.dearsystems.com/ExternalApi/v2"),
+    ("https://inventory.dearsystems.com", "", None, "https://inventory.dearsystems.com/ExternalApi/v2"),
+], ids=["host-port", "schema-as-scheme", "scheme-in-host"])
+def test_the_base_url_is_built_like_the_http_provider_builds_it(monkeypatch: pytest.MonkeyPatch, host: str,
+                                                               schema: str, port: int | None, expected: str) -> None:
+    conn = {"conn_type": "cin7core", "host": host, "schema": schema, "login": "acct", "password": "key-123"}
+    if port:
+        conn["port"] = port
+    monkeypatch.setenv("AIRFLOW_CONN_SOMEWHERE", json.dumps(conn))
+    assert Cin7CoreHook("somewhere").get_client().transport.base_url == expected
 
 
 @pytest.mark.parametrize("conn_id, hook_class", [("northwind_cin7core", Cin7CoreHook),

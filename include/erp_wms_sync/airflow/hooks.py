@@ -1,7 +1,9 @@
 """Airflow hooks: turn a connection into a client. No I/O in ``__init__``; ``test_connection()`` works in the UI.
 
-They build on the http provider's :class:`HttpHook` connection handling (scheme / host / port → base URL), and
-read the rest from the connection's login, password and extras. Connection shapes (also in ``.env.example``):
+They use the public hook API only (``BaseHook.get_connection``, a ``cached_property`` for the client,
+``default_conn_name``, as the http provider's hook does) and build the base URL the way the http provider does:
+a host holding ``scheme://`` is used as is, otherwise ``schema`` (default ``http``) + host, then ``:port`` when
+set. The rest comes from the connection's login, password and extras. Connection shapes (also in ``.env.example``):
 
 - Cin7 Core: ``conn_type=cin7core`` (``http`` works too), host + port + schema, ``login`` = Account ID,
   ``password`` = Application Key, extra ``{"base_path": "/ExternalApi/v2"}`` (the default).
@@ -20,9 +22,10 @@ may echo (:mod:`erp_wms_sync.connectors.redaction`), with Airflow's secrets mask
 from __future__ import annotations
 
 import logging
+from functools import cached_property
 from typing import Any
 
-from airflow.providers.http.hooks.http import HttpHook
+from airflow.sdk import BaseHook
 
 from erp_wms_sync.connectors.redaction import on_new_secret, redact, redact_known, remember
 
@@ -31,27 +34,33 @@ log = logging.getLogger(__name__)
 LEDGER_CONN_ID = "erp_wms_ledger"
 
 
-class _ClientHook(HttpHook):
+class _ClientHook(BaseHook):
     """Shared part: resolve the connection once, lazily, and build the client from it."""
 
     default_base_path = ""
+    default_conn_name = ""
 
-    def __init__(self, conn_id: str, **client_options: Any) -> None:
-        super().__init__(method="GET", http_conn_id=conn_id)
+    def __init__(self, conn_id: str | None = None, **client_options: Any) -> None:
+        super().__init__()
+        self.conn_id = conn_id or self.default_conn_name
         self.client_options = client_options
-        self._client: Any = None
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         return {"hidden_fields": [], "relabeling": {"schema": "Scheme (http/https)"}}
 
     def _connection(self) -> Any:
-        return self.get_connection(self.http_conn_id)
+        return self.get_connection(self.conn_id)
 
     def _root_url(self, connection: Any) -> str:
-        self._set_base_url(connection)
+        host = (connection.host or "").strip()
+        if not host:
+            raise ValueError(f"connection {self.conn_id}: host is missing")
+        url = host if "://" in host else f"{connection.schema or 'http'}://{host}"
+        if connection.port:
+            url += f":{connection.port}"
         base_path = str(connection.extra_dejson.get("base_path", self.default_base_path))
-        return self.base_url.rstrip("/") + ("/" + base_path.strip("/") if base_path.strip("/") else "")
+        return url.rstrip("/") + ("/" + base_path.strip("/") if base_path.strip("/") else "")
 
     def _build(self, connection: Any) -> Any:
         raise TypeError(f"{type(self).__name__} must define _build")
@@ -60,12 +69,18 @@ class _ClientHook(HttpHook):
         """The connection's credentials (the password by default)."""
         return (connection.password or "",)
 
+    @cached_property
+    def client(self) -> Any:
+        """The client of this connection, built on first use (no I/O before that)."""
+        connection = self._connection()
+        register_secrets(*self._credentials(connection))
+        return self._build(connection)
+
+    def get_conn(self) -> Any:
+        return self.client
+
     def get_client(self) -> Any:
-        if self._client is None:
-            connection = self._connection()
-            register_secrets(*self._credentials(connection))
-            self._client = self._build(connection)
-        return self._client
+        return self.client
 
     def test_connection(self) -> tuple[bool, str]:
         secrets: tuple[str, ...] = ()
@@ -81,6 +96,7 @@ class Cin7CoreHook(_ClientHook):
     conn_type = "cin7core"
     conn_name_attr = "cin7core_conn_id"
     hook_name = "Cin7 Core (erp-wms-sync)"
+    default_conn_name = "cin7core_default"
     default_base_path = "/ExternalApi/v2"
 
     def _credentials(self, connection: Any) -> tuple[str, ...]:
@@ -104,13 +120,14 @@ class PeoplevoxHook(_ClientHook):
     conn_type = "peoplevox"
     conn_name_attr = "peoplevox_conn_id"
     hook_name = "Peoplevox (erp-wms-sync)"
+    default_conn_name = "peoplevox_default"
 
     def _build(self, connection: Any) -> Any:
         from erp_wms_sync.connectors.peoplevox import PeoplevoxClient
 
         client_id = connection.extra_dejson.get("client_id")
         if not client_id:
-            raise ValueError(f"connection {self.http_conn_id}: extra 'client_id' (the Peoplevox tenant) is missing")
+            raise ValueError(f"connection {self.conn_id}: extra 'client_id' (the Peoplevox tenant) is missing")
         return PeoplevoxClient(self._root_url(connection), str(client_id), connection.login or "",
                                connection.password or "", **self.client_options)
 
@@ -119,6 +136,7 @@ class BlueCherryHook(_ClientHook):
     conn_type = "bluecherry"
     conn_name_attr = "bluecherry_conn_id"
     hook_name = "BlueCherry (erp-wms-sync)"
+    default_conn_name = "bluecherry_default"
     default_base_path = "/api/v1"
 
     def _build(self, connection: Any) -> Any:
