@@ -1,17 +1,21 @@
 """Local stand-ins for the alert channels of the demo: an SMTP sink and a Slack-webhook recorder.
 
-Both listen on 127.0.0.1 and append what they receive to JSON-lines files, so a failed task's e-mail and
-Slack alerts can be read in ``.airflow/alerts/``. Usage: ``python scripts/alert_sinks.py DIR SMTP_PORT HTTP_PORT``.
+Both listen on 127.0.0.1 and append what they receive to JSON-lines files, so a failed task's e-mail (subject
+and text) and Slack alerts can be read in ``.airflow/alerts/``. Usage:
+``python scripts/alert_sinks.py DIR SMTP_PORT HTTP_PORT``.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import signal
 import sys
 import threading
 import time
 from email import message_from_bytes
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,8 +35,19 @@ class MailSink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd API)
         message = message_from_bytes(envelope.content)
         _append(self.path, {"at": time.time(), "from": envelope.mail_from, "to": envelope.rcpt_tos,
-                            "subject": message.get("Subject", "")})
+                            "subject": message.get("Subject", ""), "body": _text_of(message)})
         return "250 Message accepted"
+
+
+def _text_of(message: Message) -> str:
+    """The readable text of an alert e-mail: its first text part, HTML tags dropped and entities decoded."""
+    for part in message.walk():
+        if part.get_content_maintype() != "text":
+            continue
+        payload = part.get_payload(decode=True)
+        raw = payload.decode(part.get_content_charset() or "utf-8", "replace") if isinstance(payload, bytes) else ""
+        return html.unescape(re.sub(r"<[^>]+>", "", raw)).strip()
+    return ""
 
 
 def slack_handler(path: Path) -> type[BaseHTTPRequestHandler]:

@@ -23,6 +23,9 @@ export AIRFLOW__API__PORT="$PORT"
 export AIRFLOW__API__BASE_URL="http://127.0.0.1:$PORT"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$PORT/execution/"
 export AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME=1
+# Everything shares one machine here: a busy API server can take longer than the 5 s default to answer a task's
+# start call, and the task's retry of that call is refused, failing a try of a healthy task.
+export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="${AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT:-30}"
 export ERP_WMS_LEDGER_URL="sqlite:///$AIRFLOW_HOME/erp_wms_ledger.db"
 export PYTHONPATH="$ROOT/scripts/localhost_only${PYTHONPATH:+:$PYTHONPATH}"
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
@@ -107,8 +110,9 @@ cat <<INFO
     Logs       : $AIRFLOW_HOME/standalone.log
 
   The DAGs start unpaused; each runs its latest window at once, then on its schedule. Orders keep
-  arriving for a few minutes (some with an unknown SKU or an unmapped location: they are held as
-  exceptions and the order_release run turns red). Press Ctrl-C to stop everything.
+  arriving for a few minutes: some for a style new to the warehouse (they wait for item master sync),
+  some from an unmapped location (held as an exception: the order_release run that first holds one
+  turns red and alerts once). Press Ctrl-C to stop everything.
 INFO
 
 wait "${PIDS[3]}"

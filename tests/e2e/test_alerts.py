@@ -78,5 +78,18 @@ def test_failed_data_check_alerts_the_owners(sinks, run_dag) -> None:
     assert task_mail and task_mail[0]["to"] == ["ops@northwind.example"]
     assert "[erp-wms-sync/northwind] northwind__item_master_sync failed" in task_mail[0]["subject"]
     slack = [json.loads(p)["text"] for p in posts if "data_check" in p]
-    assert slack and "data check 'item_master' failed: 4 of" in slack[0]
+    assert slack and "data check 'item_master' failed: 5 of" in slack[0]  # 4 invalid items, 1 unknown to the ERP
     assert "secret-token" not in slack[0]
+
+
+def test_a_peoplevox_item_unknown_to_the_erp_alerts_in_the_run_that_found_it(sinks, run_dag) -> None:
+    """The data check reports what the whole run held, including what flag_wms_items_not_in_erp found; before,
+    it could run first and miss it, and the next runs saw it only "again": that problem never alerted."""
+    _, posts = sinks
+    run = run_dag("northwind__item_master_sync")
+    assert task_states(run)["data_check"] == "failed"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not posts:
+        time.sleep(0.1)
+    slack = [json.loads(p)["text"] for p in posts if "task data_check" in p]
+    assert len(slack) == 1 and "invalid_item" in slack[0] and "wms_item_not_in_erp" in slack[0], slack

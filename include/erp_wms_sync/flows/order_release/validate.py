@@ -44,6 +44,7 @@ HOLD_TYPES = ("unmapped_sku", "unmapped_location", "invalid_order")
 WMS_REJECTED = "wms_write_rejected"
 DEFAULT_ITEM_WAIT_MINUTES = 120
 ITEM = "item"  # the entity type of item master sync's exceptions
+ITEM_SYNC = "item_master_sync"  # the flow that creates ERP items in Peoplevox
 
 
 @dataclass
@@ -88,9 +89,25 @@ def validate(ctx: RunContext, wms_codes: set[str]) -> dict[str, Any]:
 def _awaiting_item_sync(ctx: RunContext, session: Session, codes: set[str]) -> set[str]:
     """The ERP SKUs behind these unknown ItemCodes (through ``sku_for``) that item master sync has seen in the ERP
     and not refused (no open exception on the item): Peoplevox will have them after its next write, so their
-    orders wait instead of alerting."""
-    seen = repo.known_catalogue_skus(session, ctx.integration.name, {ctx.integration.sku_for(c) for c in codes})
+    orders wait instead of alerting.
+
+    Until item master sync has finished its first run for this integration (no watermark yet, e.g. right after
+    start-up, when order release and item sync start together) the ledger cannot know the ERP item master, so
+    every unknown code counts as awaiting it — bounded like any wait by ``orders.item_sync_wait_minutes``; a
+    paused item master sync never ends that wait, so then only the SKUs it has seen count."""
+    skus = {ctx.integration.sku_for(c) for c in codes}
+    if _item_sync_pending(ctx, session):
+        seen = skus
+    else:
+        seen = repo.known_catalogue_skus(session, ctx.integration.name, skus)
     return seen - set(repo.open_exception_types(session, ctx.integration.name, ITEM, seen))
+
+
+def _item_sync_pending(ctx: RunContext, session: Session) -> bool:
+    """True while this integration's item master sync (not paused) has never finished a run."""
+    if ITEM_SYNC in ctx.integration.paused_flows:
+        return False
+    return repo.get_cursor(session, ctx.integration.name, ITEM_SYNC) is None
 
 
 def _prepare(ctx: RunContext, session: Session, rows: list[Row]) -> list[Candidate]:
