@@ -72,8 +72,10 @@ ITEM_MASTER_DOC = """
 
 `plan_window` → `fetch_erp_items` (pool `{erp_pool}`) → `validate_items` (Great Expectations suite `item_master`) →
 `upsert_wms_items` (pool `peoplevox_api`, SaveData in batches, per-record statuses) → `flag_wms_items_not_in_erp` →
-`advance_watermark`. `data_check` turns red (and alerts the owners) when the suite failed — the valid items were
-still written, so the run itself stays green; `summarise_run` logs what was held. A red run means the sync itself
+`advance_watermark`. `data_check` (after the flagging step) turns red and alerts the owners once when this run
+raised a new problem (an invalid item, a Peoplevox item unknown to the ERP); items held again in later runs stay
+open exceptions without a new alert. The valid items were still written, so the run itself stays green;
+`summarise_run` logs what was held. A red run means the sync itself
 broke (an API down, a rejected batch): see the failed task's log.
 
 Runbook: `docs/runbook.md#item-master-sync`. Manual run options: `full`, or `window_start` / `window_end`.
