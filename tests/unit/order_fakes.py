@@ -16,7 +16,8 @@ from erp_wms_sync.connectors.peoplevox_soap import RecordOutcome
 from erp_wms_sync.domain.orders import Address, ErpOrder, OrderLine, OrderStamp, OrderState
 from erp_wms_sync.domain.windows import Window
 from erp_wms_sync.flows.common import RunContext
-from erp_wms_sync.ledger.db import upgrade
+from erp_wms_sync.ledger import repo
+from erp_wms_sync.ledger.db import session_scope, upgrade
 
 NORTHWIND = load_integration("include/integrations/northwind.yaml")
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -146,3 +147,12 @@ def ledger(tmp_path: Path) -> str:
 def context(url: str, run: str, integration: Integration = NORTHWIND, end: datetime = NOW) -> RunContext:
     return RunContext(integration=integration, flow="order_release", run_id=run,
                       window=Window(end - timedelta(minutes=5), end, "test"), ledger_url=url)
+
+
+def open_types(url: str) -> dict[str, list[str]]:
+    """The open exception types of northwind, per entity key."""
+    with session_scope(url) as s:
+        found: dict[str, list[str]] = {}
+        for e in repo.open_exceptions(s, "northwind"):
+            found.setdefault(e.entity_key, []).append(e.type)
+        return found

@@ -13,7 +13,7 @@ from erp_wms_sync.flows import order_release as flow
 from erp_wms_sync.flows.order_release.staging import Stage, Verdict
 from erp_wms_sync.ledger import repo
 from erp_wms_sync.ledger.db import session_scope
-from tests.unit.order_fakes import FakeErp, FakeWms, context, ledger, order
+from tests.unit.order_fakes import FakeErp, FakeWms, context, ledger, open_types, order
 
 
 class StatusWms(FakeWms):
@@ -36,14 +36,6 @@ def run(url: str, run_id: str, erp: FakeErp, wms: FakeWms) -> dict[str, Any]:
 
 def quantities(wms: FakeWms, number: str) -> dict[str, tuple[str, str]]:
     return {line: (row["ItemCode"], row["QuantityOrdered"]) for (n, line), row in wms.lines.items() if n == number}
-
-
-def open_types(url: str) -> dict[str, list[str]]:
-    with session_scope(url) as s:
-        found: dict[str, list[str]] = {}
-        for e in repo.open_exceptions(s, "northwind"):
-            found.setdefault(e.entity_key, []).append(e.type)
-        return found
 
 
 def test_the_same_sku_on_two_lines_keeps_both_quantities(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from erp_wms_sync.domain.release_rules import CheckFailure, Hold, Wait, judge
 from erp_wms_sync.flows import order_release as flow
 from erp_wms_sync.ledger import repo
 from erp_wms_sync.ledger.db import session_scope
-from tests.unit.order_fakes import FakeErp, FakeWms, context, ledger, order
+from tests.unit.order_fakes import FakeErp, FakeWms, context, ledger, open_types, order
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 CODES = {"NEW-1": "PVX-NEW-1", "A": "PVX-A"}
@@ -52,14 +52,6 @@ def with_cross_reference(tmp_path: Path) -> Integration:
     path = tmp_path / "northwind.yaml"
     path.write_text(yaml.safe_dump(data))
     return load_integration(path)
-
-
-def open_types(url: str) -> dict[str, list[str]]:
-    with session_scope(url) as s:
-        found: dict[str, list[str]] = {}
-        for e in repo.open_exceptions(s, "northwind"):
-            found.setdefault(e.entity_key, []).append(e.type)
-        return found
 
 
 def test_an_order_waits_for_item_sync_through_the_cross_reference(tmp_path: Path) -> None:

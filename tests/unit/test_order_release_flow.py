@@ -14,7 +14,7 @@ from erp_wms_sync.errors import ApiUnavailable, DataCheckFailed
 from erp_wms_sync.flows import order_release as flow
 from erp_wms_sync.ledger import repo
 from erp_wms_sync.ledger.db import get_engine, session_scope
-from tests.unit.order_fakes import Crash, FakeErp, FakeWms, context, ledger, order
+from tests.unit.order_fakes import Crash, FakeErp, FakeWms, context, ledger, open_types, order
 
 
 def run(url: str, run_id: str, erp: FakeErp, wms: FakeWms, *, steps: str = "all") -> dict:
@@ -33,14 +33,6 @@ def run(url: str, run_id: str, erp: FakeErp, wms: FakeWms, *, steps: str = "all"
 def ledger_state(url: str, erp_id: str) -> str:
     with session_scope(url) as s:
         return repo.order_records(s, "northwind", [erp_id])[erp_id].state
-
-
-def open_types(url: str) -> dict[str, list[str]]:
-    with session_scope(url) as s:
-        found: dict[str, list[str]] = {}
-        for e in repo.open_exceptions(s, "northwind"):
-            found.setdefault(e.entity_key, []).append(e.type)
-        return found
 
 
 def test_a_refused_line_holds_the_order_until_the_next_run_completes_it(tmp_path: Path) -> None:
