@@ -120,6 +120,18 @@ def test_data_check_alerts_once_per_new_problem(tmp_path: Path) -> None:
     assert erp.writes == writes, "the same held status is not written back twice"
 
 
+def test_a_problem_raised_by_a_run_that_failed_before_its_data_check_alerts_in_the_next_run(tmp_path: Path) -> None:
+    url = ledger(tmp_path)
+    erp, wms = FakeErp([order("SO-1", (("A", 1.5),)), order("SO-2")]), FakeWms()
+    run(url, "r1", erp, wms, steps="release")  # e.g. write-back failed: data_check never ran in r1
+    assert open_types(url) == {"SO-1": ["invalid_order"]}
+    second = run(url, "r2", erp, wms)
+    assert isinstance(second["data_check"], DataCheckFailed), "the hold raised in r1 must alert once"
+    assert "invalid_order" in str(second["data_check"])
+    third = run(url, "r3", erp, wms)
+    assert third["data_check"]["new_problems"] == 0, "and only once"
+
+
 def test_an_order_waits_for_item_sync_before_it_is_unmapped(tmp_path: Path) -> None:
     url = ledger(tmp_path)
     with session_scope(url) as s:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -21,10 +21,11 @@ from erp_wms_sync.domain.windows import Window
 from erp_wms_sync.errors import DataCheckFailed
 from erp_wms_sync.ledger import repo
 from erp_wms_sync.ledger.db import session_scope
-from erp_wms_sync.ledger.models import CheckResult, StagedRecord
+from erp_wms_sync.ledger.models import CheckResult, StagedRecord, utcnow
 from erp_wms_sync.ledger.repo import NewException, raise_exception
 
 log = logging.getLogger(__name__)
+EPOCH = datetime(1970, 1, 1)  # a flow's first data check reports every open problem raised so far
 
 
 @dataclass(frozen=True)
@@ -78,15 +79,20 @@ def latest_check(session: Session, ctx: RunContext) -> CheckResult | None:
 
 
 def fail_on_new_problems(ctx: RunContext, suite: str, flows: Iterable[str]) -> dict[str, Any]:
-    """The data-check task of a flow that holds records: red only when THIS run raised new exceptions (or
-    reopened closed ones). A record held in an earlier run and re-validated now stays an open exception without
-    turning another run red, so each problem alerts once."""
+    """The data-check task of a flow that holds records: red only when new exceptions were raised (or closed ones
+    reopened) since the flow's previous data check — this run's, plus those of a run that failed before its data
+    check ran (they would otherwise never alert). A record held earlier and re-validated now stays an open
+    exception without turning another run red, so each problem alerts once."""
+    alerts_cursor = f"{ctx.flow}.data_check"
     with ctx.session() as session:
         result = latest_check(session, ctx)
-        new = repo.new_exceptions_in_run(session, ctx.integration.name, ctx.run_id, flows)
+        previous = repo.get_cursor(session, ctx.integration.name, alerts_cursor)
+        since = previous.watermark if previous is not None and previous.watermark else EPOCH
+        new = repo.new_exceptions_in_run(session, ctx.integration.name, ctx.run_id, flows, since=since)
         problems = sorted({f"{e.type}" for e in new})
         evaluated = result.evaluated if result is not None else 0
         still_open = len(repo.open_exceptions(session, ctx.integration.name))
+        repo.advance_cursor(session, ctx.integration.name, alerts_cursor, utcnow(), ctx.run_id)
     if new:
         raise DataCheckFailed(suite, len(new), max(evaluated, len(new)), problems)
     return {"checked": result is not None, "evaluated": evaluated, "new_problems": 0, "open_exceptions": still_open}

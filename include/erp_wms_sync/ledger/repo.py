@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from erp_wms_sync.ledger.models import (
@@ -281,14 +281,17 @@ def open_exception_types(session: Session, integration: str, entity_type: str,
     return {key: sorted(types) for key, types in found.items()}
 
 
-def new_exceptions_in_run(session: Session, integration: str, run_id: str,
-                          flows: Iterable[str]) -> list[ExceptionRecord]:
-    """The exceptions this run raised for the first time or reopened (not those it only saw again): what a
-    run alerts about."""
+def new_exceptions_in_run(session: Session, integration: str, run_id: str, flows: Iterable[str],
+                          since: datetime | None = None) -> list[ExceptionRecord]:
+    """The open exceptions raised for the first time or reopened (not those only seen again) by this run, or —
+    with ``since`` — at or after that moment (so a run whose data check never ran hands its new problems to the
+    next one): what a data check alerts about."""
+    new_attempt = ExceptionAttempt.outcome.in_(("raised", "reopened"))
+    when = ExceptionAttempt.run_id == run_id if since is None else or_(ExceptionAttempt.run_id == run_id,
+                                                                       ExceptionAttempt.at >= since)
     query = (select(ExceptionRecord).join(ExceptionAttempt, ExceptionAttempt.exception_id == ExceptionRecord.id)
              .where(ExceptionRecord.integration == integration, ExceptionRecord.flow.in_(list(flows)),
-                    ExceptionRecord.status == OPEN, ExceptionAttempt.run_id == run_id,
-                    ExceptionAttempt.outcome.in_(("raised", "reopened")))
+                    ExceptionRecord.status == OPEN, new_attempt, when)
              .distinct().order_by(ExceptionRecord.id))
     return list(session.scalars(query))
 
