@@ -46,6 +46,17 @@ class FakeErp:
         self.fetched: list[str] = []
         self.notes: dict[str, str] = {}
         self.writes = 0
+        self.products: set[str] = set()  # the active SKUs of the ERP item master
+        self.sku_lookups: list[str] = []  # every SKU asked through existing_skus, in order
+        self.fail_sku_lookup = False
+
+    def existing_skus(self, skus: Sequence[str]) -> set[str]:
+        from erp_wms_sync.errors import ApiUnavailable
+
+        if self.fail_sku_lookup:
+            raise ApiUnavailable("cin7core", "rolling limit reached", status=429)
+        self.sku_lookups.extend(skus)
+        return {s for s in skus if s in self.products}
 
     def changed(self, since: datetime) -> Iterator[OrderStamp]:
         for o in self.orders.values():

@@ -2,8 +2,10 @@
 
 Every task is the same thin shape — ``step(...)`` below: it calls a function of :mod:`erp_wms_sync.airflow.steps`
 (which imports its flow module inside the task, never at parse time, and calls the flow step directly) with the
-run context and the API client the step needs (``client="erp"``, ``"wms"`` or ``"orders"``). Tasks that talk to an
-API run in that API's pool; ``priority`` orders the ERP budget between tasks (status write-back goes last).
+run context and the API client the step needs (``client="erp"``, ``"wms"`` or ``"orders"``; ``"wms+orders"`` gives
+both, in that order). Tasks that talk to an API run in that API's pool (a task with both runs in the Peoplevox pool;
+its ERP calls still spend the ERP key's shared budget); ``priority`` orders the ERP budget between tasks (status
+write-back goes last).
 """
 
 from __future__ import annotations
@@ -150,7 +152,8 @@ def build_order_release(integration: Integration) -> DAG:
     with new_dag(integration, flow, doc, schedule=schedule) as dag:
         window = plan_window_task(integration, flow)()
         fetched = step(integration, flow, "fetch_orders", steps.fetch_orders, client="orders")(window)
-        checked = step(integration, flow, "validate_orders", steps.validate_orders, client="wms")(window, fetched)
+        checked = step(integration, flow, "validate_orders", steps.validate_orders,
+                       client="wms+orders")(window, fetched)
         released = step(integration, flow, "release_orders", steps.release_orders, client="wms")(window, checked)
         amended = step(integration, flow, "apply_amendments", steps.apply_amendments, client="wms")(window, released)
         noted = step(integration, flow, "write_back_status", steps.write_back_status, client="orders",

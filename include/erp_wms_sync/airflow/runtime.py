@@ -115,6 +115,9 @@ def run_step(integration: Integration, flow: str, step: Callable[..., Any], clie
              window: Mapping[str, Any], context: Mapping[str, Any], priority: Priority = Priority.NORMAL) -> Any:
     """Call a flow step with the run context (and the client it needs, spending the ERP budget at ``priority``).
 
-    ``step`` is a function object the task body imported itself: nothing is resolved from a string here."""
+    ``step`` is a function object the task body imported itself: nothing is resolved from a string here.
+    ``client`` may name several clients joined by ``+`` (``"wms+orders"``): the step gets them in that order."""
     ctx = run_context(integration, flow, window, context)
-    return step(ctx) if client is None else step(ctx, make_client(integration, client, priority))
+    if client is None:
+        return step(ctx)
+    return step(ctx, *(make_client(integration, kind, priority) for kind in client.split("+")))

@@ -61,10 +61,11 @@ def fetch_orders(ctx: RunContext, source: ErpOrderSource) -> Any:
     return fetch(ctx, source)
 
 
-def validate_orders(ctx: RunContext, wms: WmsClient) -> Any:
+def validate_orders(ctx: RunContext, wms: WmsClient, source: ErpOrderSource) -> Any:
+    """Peoplevox for the ItemCodes it has; the ERP order source for SKUs created after the latest item sync."""
     from erp_wms_sync.flows.order_release import check
 
-    return check(ctx, wms)
+    return check(ctx, wms, source)
 
 
 def release_orders(ctx: RunContext, wms: WmsClient) -> Any:

@@ -167,6 +167,21 @@ class BlueCherryClient:
         for index, raw in enumerate(self._paged("skus", _since(updated_since))):
             yield BlueCherrySku.from_raw(raw, f"sku #{index + 1}")
 
+    def get_style_skus(self, style: str) -> list[BlueCherrySku] | None:
+        """The SKUs of one style (``GET /styles/{style}``, one call); None when BlueCherry does not know the style.
+
+        An answer naming another style raises :class:`ApiResponseInvalid`."""
+        path = f"styles/{quote(style, safe='')}"
+        response = self.transport.request("GET", path, ok_statuses=(404,))
+        if response.status_code == 404:
+            return None
+        raw = _read.obj(self._decode(response, f"GET {path}"), f"GET {path}")
+        check_identity(_read, raw, "style", style, f"GET {path}", self._secrets)
+        skus = raw.get("skus") or []
+        if not isinstance(skus, list):
+            raise _read.invalid(f"GET {path}: 'skus' is not a list")
+        return [BlueCherrySku.from_raw(row, f"style {style} sku #{i + 1}") for i, row in enumerate(skus)]
+
     def iter_styles(self) -> Iterator[BlueCherryStyle]:
         for index, raw in enumerate(self._paged("styles", {})):
             yield BlueCherryStyle.from_raw(raw, f"style #{index + 1}")

@@ -131,12 +131,17 @@ class Cin7CoreClient:
         )
 
     # ---- business nouns ---------------------------------------------------------------------
-    def iter_products(self, modified_since: datetime | None = None,
-                      include_deprecated: bool = True) -> Iterator[Cin7Product]:
-        """Products (all, or modified at or after ``modified_since``), page by page."""
+    def iter_products(self, modified_since: datetime | None = None, include_deprecated: bool = True,
+                      sku: str | None = None) -> Iterator[Cin7Product]:
+        """Products (all, or modified at or after ``modified_since``), page by page.
+
+        ``sku`` is the API's ``Sku`` filter: it matches SKUs *starting with* the text (the OAS says "contains"),
+        so a caller looking for one SKU compares each row's ``sku`` itself."""
         params: dict[str, Any] = {"IncludeDeprecated": "true" if include_deprecated else "false"}
         if modified_since is not None:
             params["ModifiedSince"] = format_cin7_datetime(modified_since)
+        if sku:
+            params["Sku"] = sku
         for index, raw in enumerate(self._paged("product", "Products", params)):
             yield Cin7Product.from_raw(raw, f"product #{index + 1}")
 

@@ -28,6 +28,11 @@ class ErpOrderSource(Protocol):
 
     def write_back(self, order: ErpOrder, text: str) -> str | None: ...
 
+    def existing_skus(self, skus: Sequence[str]) -> set[str]:
+        """Which of these SKUs the ERP item master has as active (not deprecated or inactive) products, asked
+        of the ERP now (a few calls per SKU at most); raises an ``ApiError`` when the ERP cannot answer."""
+        ...
+
 
 class WmsClient(Protocol):
     """The Peoplevox calls the order flows make (see :class:`~erp_wms_sync.connectors.peoplevox.PeoplevoxClient`)."""

@@ -9,16 +9,20 @@ adapters satisfy :class:`erp_wms_sync.connectors.protocols.ErpOrderSource`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from erp_wms_sync.config import Integration
 from erp_wms_sync.connectors.protocols import ErpOrderSource
 from erp_wms_sync.domain.bluecherry_orders import order_from_bluecherry
 from erp_wms_sync.domain.cin7_orders import VOIDED, order_from_cin7, stamp_from_sale_list
+from erp_wms_sync.domain.items import INACTIVE_STATUSES
 from erp_wms_sync.domain.order_fields import text
 from erp_wms_sync.domain.orders import ErpOrder, OrderStamp
+
+if TYPE_CHECKING:
+    from erp_wms_sync.connectors.bluecherry import BlueCherrySku
 
 __all__ = ["BlueCherryOrders", "Cin7Orders", "ErpOrderSource", "OrderSource", "OrderStamp", "order_source"]
 
@@ -54,6 +58,19 @@ class Cin7Orders:
         sale = self.client.update_sale(order.erp_id, AdditionalAttributes={self.attribute: text_[:256]})
         return text((sale or {}).get("LastModifiedOn")) or None
 
+    def existing_skus(self, skus: Sequence[str]) -> set[str]:
+        """One ``GET /product?Sku=`` per SKU (the filter matches a prefix, so only an exact SKU counts; Cin7
+        SKUs compare without case); the listing stops at the first page holding the SKU."""
+        found = set()
+        for sku in skus:
+            wanted = sku.casefold()
+            for product in self.client.iter_products(sku=sku, include_deprecated=False):
+                if product.sku.casefold() == wanted:
+                    if product.status.casefold() not in INACTIVE_STATUSES:
+                        found.add(sku)
+                    break
+        return found
+
 
 class BlueCherryOrders:
     """BlueCherry: ``orders?status=&updatedSince=`` carries the lines; the order status is written back."""
@@ -86,6 +103,31 @@ class BlueCherryOrders:
     def write_back(self, order: ErpOrder, text_: str) -> str | None:
         result = self.client.set_order_wms_status(order.erp_id, text_[:256])
         return text((result or {}).get("updatedAt")) or None
+
+    def existing_skus(self, skus: Sequence[str]) -> set[str]:
+        """BlueCherry lists SKUs by style, not by SKU: one ``GET /styles/{style}`` per style the SKUs may belong
+        to (a SKU is ``style-color-size``: the text before the first hyphen, and before the last two when the
+        style itself holds a hyphen); a SKU counts when its style lists it as active."""
+        found: set[str] = set()
+        styles: dict[str, dict[str, BlueCherrySku]] = {}
+        for sku in skus:
+            for style in style_candidates(sku):
+                if style not in styles:
+                    listed = self.client.get_style_skus(style) or []
+                    styles[style] = {row.sku.casefold(): row for row in listed}
+                row = styles[style].get(sku.casefold())
+                if row is not None and row.status.casefold() not in INACTIVE_STATUSES:
+                    found.add(sku)
+                    break
+        return found
+
+
+def style_candidates(sku: str) -> list[str]:
+    """The styles a BlueCherry SKU (``style-color-size``) may belong to, most likely first (at most two)."""
+    parts = sku.split("-")
+    if len(parts) < 3:
+        return []
+    return list(dict.fromkeys(("-".join(parts[:1]), "-".join(parts[:-2]))))
 
 
 def order_source(integration: Integration, client: Any) -> ErpOrderSource:

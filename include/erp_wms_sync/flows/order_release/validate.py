@@ -5,20 +5,24 @@ order and the failed checks; an order that now passes closes its exceptions by i
 is SKUs the ERP item master has but Peoplevox does not have yet waits for item master sync (at most
 ``orders.item_sync_wait_minutes``), and an order inside the hold window waits. Every ledger write is in bulk:
 one query per batch of orders, never one per order.
+
+Whether the ERP item master has a SKU comes from the ledger catalogue (every SKU item master sync has read) and,
+for a SKU created in the ERP after the latest item sync, from the ERP itself (:func:`_ask_erp`, at most
+``ERP_LOOKUP_LIMIT`` SKUs per run).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from erp_wms_sync.checks.suites import ORDER_LINE_COLUMNS, order_release_checks
-from erp_wms_sync.connectors.protocols import WmsClient
+from erp_wms_sync.connectors.protocols import ErpOrderSource, WmsClient
 from erp_wms_sync.domain import orders as rules
 from erp_wms_sync.domain.order_status import PENDING, ReleaseState
 from erp_wms_sync.domain.orders import ErpOrder
@@ -45,6 +49,9 @@ WMS_REJECTED = "wms_write_rejected"
 DEFAULT_ITEM_WAIT_MINUTES = 120
 ITEM = "item"  # the entity type of item master sync's exceptions
 ITEM_SYNC = "item_master_sync"  # the flow that creates ERP items in Peoplevox
+#: SKUs asked of the ERP item master per run (one ERP call each, or one per style for BlueCherry); the SKUs of
+#: the orders that have waited longest go first, and the rest are asked in the next runs.
+ERP_LOOKUP_LIMIT = 50
 
 
 @dataclass
@@ -56,17 +63,29 @@ class Candidate:
     known: OrderRecord | None
 
 
-def check(ctx: RunContext, wms: WmsClient) -> dict[str, Any]:
-    """The validate task: the suite against the ItemCodes Peoplevox has right now (only those the orders use)."""
+@dataclass(frozen=True)
+class Coming:
+    """The ERP SKUs item master sync will create in Peoplevox: ``confirmed`` ones (the ledger catalogue or the ERP
+    itself has them, active) make any new order wait; ``unasked`` ones (not asked of the ERP this run: over
+    ``ERP_LOOKUP_LIMIT``, or the ERP did not answer) make only an order that may still wait do so, until a later
+    run asks."""
+
+    confirmed: set[str]
+    unasked: set[str] = field(default_factory=set)
+
+
+def check(ctx: RunContext, wms: WmsClient, erp: ErpOrderSource | None = None) -> dict[str, Any]:
+    """The validate task: the suite against the ItemCodes Peoplevox has right now (only those the orders use);
+    with ``erp``, SKUs neither Peoplevox nor the ledger catalogue knows are asked of the ERP item master."""
     stage = Stage(ctx.integration.name, ctx.flow, ctx.run_id)
     code_of = item_code_for(ctx.integration)
     with ctx.session() as session:
         codes = {code_of(line.sku) for row in stage.rows(session, Verdict.PENDING)
                  if isinstance(row.record, StagedRelease | StagedAmend) for line in row.record.order.lines if line.sku}
-    return validate(ctx, wms_item_codes(wms, codes))
+    return validate(ctx, wms_item_codes(wms, codes), erp)
 
 
-def validate(ctx: RunContext, wms_codes: set[str]) -> dict[str, Any]:
+def validate(ctx: RunContext, wms_codes: set[str], erp: ErpOrderSource | None = None) -> dict[str, Any]:
     stage = Stage(ctx.integration.name, ctx.flow, ctx.run_id)
     counts = {"evaluated": 0, "held": 0, "new_holds": 0, "waiting": 0, "valid": 0, "resolved": 0, "dropped": 0}
     with ctx.session() as session:
@@ -74,8 +93,9 @@ def validate(ctx: RunContext, wms_codes: set[str]) -> dict[str, Any]:
         _apply_drops(ctx, session, stage, [r for r in rows if isinstance(r.record, StagedDrop)], counts)
         candidates = _prepare(ctx, session, [r for r in rows if isinstance(r.record, StagedRelease | StagedAmend)])
         outcome, failures = _run_suite(ctx, candidates, wms_codes)
-        erp_skus = _awaiting_item_sync(ctx, session, {s for f in failures.values() for s in f.unknown_skus})
-        verdicts = _judge_all(ctx, session, stage, candidates, failures, erp_skus, counts)
+        unknown = {ctx.integration.sku_for(code) for f in failures.values() for code in f.unknown_skus}
+        coming = _awaiting_item_sync(ctx, session, unknown, _ask_order(ctx, candidates, failures) if erp else [], erp)
+        verdicts = _judge_all(ctx, session, stage, candidates, failures, coming, counts)
         for verdict, ids in verdicts.items():
             stage.set(session, ids, verdict)
         counts["evaluated"] = len(candidates)
@@ -86,21 +106,87 @@ def validate(ctx: RunContext, wms_codes: set[str]) -> dict[str, Any]:
     return {**counts, "success": outcome.success, "failed_expectations": outcome.failed_expectations}
 
 
-def _awaiting_item_sync(ctx: RunContext, session: Session, codes: set[str]) -> set[str]:
-    """The ERP SKUs behind these unknown ItemCodes (through ``sku_for``) that item master sync has seen in the ERP
-    and not refused (no open exception on the item): Peoplevox will have them after its next write, so their
-    orders wait instead of alerting.
+def _awaiting_item_sync(ctx: RunContext, session: Session, skus: set[str], ask: list[str],
+                        erp: ErpOrderSource | None) -> Coming:
+    """The ERP SKUs behind the unknown ItemCodes (``skus``, already through ``sku_for``) that the ERP item master
+    has and item master sync has not refused (no open exception on the item): Peoplevox will have them after its
+    next write, so their orders wait instead of alerting.
+
+    The ERP has a SKU when item master sync has seen it (the ledger catalogue) or, for a SKU created after the
+    latest item sync, when the ERP says so now (:func:`_ask_erp` with the SKUs of ``ask`` the catalogue lacks;
+    only with ``erp`` and a wait above 0).
 
     Until item master sync has finished its first run for this integration (no watermark yet, e.g. right after
     start-up, when order release and item sync start together) the ledger cannot know the ERP item master, so
     every unknown code counts as awaiting it — bounded like any wait by ``orders.item_sync_wait_minutes``; a
     paused item master sync never ends that wait, so then only the SKUs it has seen count."""
-    skus = {ctx.integration.sku_for(c) for c in codes}
     if _item_sync_pending(ctx, session):
-        seen = skus
+        coming = Coming(set(skus))
     else:
-        seen = repo.known_catalogue_skus(session, ctx.integration.name, skus)
-    return seen - set(repo.open_exception_types(session, ctx.integration.name, ITEM, seen))
+        coming = Coming(repo.known_catalogue_skus(session, ctx.integration.name, skus))
+        if erp is not None and _item_wait(ctx) > timedelta(0):
+            known = coming.confirmed
+            coming = _ask_erp(ctx, erp, [s for s in ask if s not in known], known)
+            for sku in sorted(coming.confirmed - known):  # the catalogue now knows them: not asked again next run
+                repo.upsert_catalogue_item(session, integration=ctx.integration.name, sku=sku, erp_status="active",
+                                           erp_modified_at=None)
+    refused = set(repo.open_exception_types(session, ctx.integration.name, ITEM, coming.confirmed | coming.unasked))
+    return Coming(coming.confirmed - refused, coming.unasked - refused)
+
+
+def _ask_erp(ctx: RunContext, erp: ErpOrderSource, skus: list[str], known: set[str]) -> Coming:
+    """Ask the ERP item master about the first ``ERP_LOOKUP_LIMIT`` of these SKUs (none the catalogue knows).
+
+    A SKU the ERP has (active) is confirmed; one it does not have is neither, so its order is held as
+    ``unmapped_sku`` at once. The SKUs over the limit are asked in a later run and meanwhile count as unasked.
+    A failed lookup never fails the task: the SKUs it asked about count as unasked too — the ERP's outage is
+    no reason to alert about the order, and the wait stays bounded by ``orders.item_sync_wait_minutes``, after
+    which the order is held as ``unmapped_sku`` whatever the ERP says."""
+    asked, later = skus[:ERP_LOOKUP_LIMIT], set(skus[ERP_LOOKUP_LIMIT:])
+    if not asked:
+        return Coming(known, later)
+    try:
+        found = erp.existing_skus(asked)
+    except Exception as exc:  # any failure of this lookup: the orders wait and the task goes on
+        log.warning("%s %s: the ERP item master lookup of %d SKU(s) failed; their orders wait for a later run: %s",
+                    ctx.integration.name, ctx.flow, len(asked), exc)
+        return Coming(known, set(asked) | later)
+    log.info("%s %s: asked the ERP item master about %d SKU(s) item master sync has not seen: %d exist",
+             ctx.integration.name, ctx.flow, len(asked), len(found & set(asked)))
+    return Coming(known | (found & set(asked)), later)
+
+
+def _ask_order(ctx: RunContext, candidates: list[Candidate], failures: dict[int, CheckFailure]) -> list[str]:
+    """The SKUs worth asking the ERP about, distinct, in the order to ask them: those behind the ItemCodes
+    Peoplevox lacks on new orders that may still wait (:func:`_may_wait`), the longest waiting order first, so
+    that every SKU is asked in turn. Held orders and amendments never wait, so their SKUs are not asked."""
+    sku_for = ctx.integration.sku_for
+    now, wait = _now(ctx), _item_wait(ctx)
+    pairs: list[tuple[datetime, str]] = []
+    for index, failure in failures.items():
+        c = candidates[index]
+        if failure.unknown_skus and _may_wait(c, now, wait):
+            since = _aware((c.known.payload or {}).get("waiting_since")) if c.known is not None else None
+            pairs.extend((since or now, sku_for(code)) for code in failure.unknown_skus)
+    return list(dict.fromkeys(sku for _, sku in sorted(pairs)))
+
+
+def _may_wait(c: Candidate, now: datetime, wait: timedelta) -> bool:
+    """True for a new order (not an amendment) that is not held and whose wait for item sync has not run out."""
+    if not isinstance(c.row.record, StagedRelease):
+        return False
+    if c.known is not None and ReleaseState(c.known.state) is ReleaseState.HELD:
+        return False
+    since = _aware((c.known.payload or {}).get("waiting_since")) if c.known is not None else None
+    return since is None or now < since + wait
+
+
+def _now(ctx: RunContext) -> datetime:
+    return ctx.window.end if ctx.window.end.tzinfo else ctx.window.end.replace(tzinfo=UTC)
+
+
+def _item_wait(ctx: RunContext) -> timedelta:
+    return timedelta(minutes=getattr(ctx.integration.orders, "item_sync_wait_minutes", DEFAULT_ITEM_WAIT_MINUTES))
 
 
 def _item_sync_pending(ctx: RunContext, session: Session) -> bool:
@@ -163,9 +249,8 @@ def _run_suite(ctx: RunContext, candidates: list[Candidate],
 
 
 def _judge_all(ctx: RunContext, session: Session, stage: Stage, candidates: list[Candidate],
-               failures: dict[int, CheckFailure], erp_skus: set[str], counts: dict[str, int]) -> dict[Verdict, list]:
-    now = ctx.window.end if ctx.window.end.tzinfo else ctx.window.end.replace(tzinfo=UTC)
-    wait = timedelta(minutes=getattr(ctx.integration.orders, "item_sync_wait_minutes", DEFAULT_ITEM_WAIT_MINUTES))
+               failures: dict[int, CheckFailure], coming: Coming, counts: dict[str, int]) -> dict[Verdict, list]:
+    now, wait = _now(ctx), _item_wait(ctx)
     verdicts: dict[Verdict, list[int]] = {Verdict.VALID: [], Verdict.INVALID: [], Verdict.WAITING: []}
     passing: list[str] = []
     updates: list[repo.OrderUpdate] = []
@@ -173,6 +258,7 @@ def _judge_all(ctx: RunContext, session: Session, stage: Stage, candidates: list
     for index, c in enumerate(candidates):
         since = _aware((c.known.payload or {}).get("waiting_since")) if c.known is not None else None
         release = isinstance(c.row.record, StagedRelease)  # a change to a released order never waits
+        erp_skus = coming.confirmed | coming.unasked if _may_wait(c, now, wait) else coming.confirmed
         verdict = judge(failures.get(index), erp_skus=erp_skus, sku_for=ctx.integration.sku_for, now=now,
                         item_wait=wait if release else timedelta(0), waiting_since=since,
                         hold_until=hold_until(ctx, c.order) if release else None)
