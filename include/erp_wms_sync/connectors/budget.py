@@ -40,6 +40,7 @@ import logging
 import math
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -183,7 +184,7 @@ class Budget(Protocol):
     def block(self, caller: str, priority: int, seconds: float) -> None: ...
 
 
-class _SharedBudget:
+class _SharedBudget(ABC):
     """The acquire loop every budget shares; subclasses run an action atomically on the key's state."""
 
     def __init__(self, system: str, rule: BudgetRule, *, sleep: Callable[[float], None] = time.sleep,
@@ -193,8 +194,9 @@ class _SharedBudget:
         self.max_wait = max_wait
         self._sleep = sleep
 
+    @abstractmethod
     def _transact(self, action: Action) -> float:
-        raise NotImplementedError
+        """Run ``action`` on the key's state atomically (across processes for the ledger budget)."""
 
     def acquire(self, caller: str, priority: int) -> float:
         """Wait for a slot (bounded sleeps, renewing this caller's registration); returns the seconds waited.
