@@ -172,11 +172,9 @@ class BlueCherryClient:
 
         An answer naming another style raises :class:`ApiResponseInvalid`."""
         path = f"styles/{quote(style, safe='')}"
-        response = self.transport.request("GET", path, ok_statuses=(404,))
-        if response.status_code == 404:
+        raw = self._get_one(path, "style", style)
+        if raw is None:
             return None
-        raw = _read.obj(self._decode(response, f"GET {path}"), f"GET {path}")
-        check_identity(_read, raw, "style", style, f"GET {path}", self._secrets)
         skus = raw.get("skus") or []
         if not isinstance(skus, list):
             raise _read.invalid(f"GET {path}: 'skus' is not a list")
@@ -205,13 +203,17 @@ class BlueCherryClient:
 
         An answer without an ``orderNumber`` or naming another order raises :class:`ApiResponseInvalid`.
         """
-        path = f"orders/{quote(number, safe='')}"
+        raw = self._get_one(f"orders/{quote(number, safe='')}", "orderNumber", number)
+        return None if raw is None else BlueCherryOrder.from_raw(raw, f"order {number}")
+
+    def _get_one(self, path: str, id_key: str, expected: str) -> dict[str, Any] | None:
+        """``GET path``: the record, None on 404; an answer whose ``id_key`` is not ``expected`` is refused."""
         response = self.transport.request("GET", path, ok_statuses=(404,))
         if response.status_code == 404:
             return None
         raw = _read.obj(self._decode(response, f"GET {path}"), f"GET {path}")
-        check_identity(_read, raw, "orderNumber", number, f"GET {path}", self._secrets)
-        return BlueCherryOrder.from_raw(raw, f"order {number}")
+        check_identity(_read, raw, id_key, expected, f"GET {path}", self._secrets)
+        return raw
 
     def set_order_wms_status(self, number: str, text: str) -> dict[str, Any]:
         """Write the integration's warehouse status note onto the order (``wmsStatus``, ≤ 256 characters);
