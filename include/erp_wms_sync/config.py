@@ -26,6 +26,7 @@ from erp_wms_sync.config_files import FileIssue, FileProblems, read_yaml
 from erp_wms_sync.config_sections import (
     AlertSettings,
     ErpKind,
+    DispatchSettings,
     ErpSettings,
     ItemCodeSettings,
     LocationMap,
@@ -44,7 +45,7 @@ from erp_wms_sync.config_sections import (
 from erp_wms_sync.errors import ConfigError
 from erp_wms_sync.schedules import Finding, cron_finding, timezone_finding
 
-__all__ = ["DEFAULT_OWNERS", "DEFAULT_SCHEDULES", "FLOWS", "AlertSettings", "ConfigError", "ErpKind", "ErpSettings",
+__all__ = ["DEFAULT_OWNERS", "DEFAULT_SCHEDULES", "FLOWS", "AlertSettings", "ConfigError", "DispatchSettings", "ErpKind", "ErpSettings",
            "FileCheck", "Integration", "ItemCodeSettings", "LocationMap", "OrderSettings", "Problem",
            "ReconciliationSettings", "Scan", "WmsSettings", "WriteBack", "check_file", "check_integration",
            "integration_files", "load_all", "load_integration", "scan_files", "scan_folder", "validate_files"]
@@ -62,17 +63,19 @@ FLOWS = (
     "returns",
     "reconciliation",
     "exception_housekeeping",
+    "webhook_subscriptions",
 )
 
 DEFAULT_SCHEDULES = {
     "item_master_sync": "0 * * * *",
     "order_release": "*/5 * * * *",
     "order_amendments": "*/5 * * * *",
-    "dispatch_confirmation": "*/10 * * * *",
+    "dispatch_confirmation": "*/2 * * * *",
     "inventory_sync": "*/15 * * * *",
     "returns": "*/30 * * * *",
     "reconciliation": "30 2 * * *",
     "exception_housekeeping": "*/5 * * * *",
+    "webhook_subscriptions": "7 * * * *",
 }
 
 # Exception catalogue (ARCHITECTURE §5): type -> default owner team. A YAML may re-assign owners.
@@ -85,6 +88,9 @@ DEFAULT_OWNERS = {
     "amendment_held": "cx",
     "despatch_for_unknown_order": "warehouse",
     "fulfilment_rejected": "ops",
+    "despatch_mismatch": "warehouse",  # SKU not on the order, or more than its open quantity
+    "despatch_for_cancelled_order": "cx+warehouse",  # the ERP cancelled the order after the cut-off
+    "despatch_without_tracking": "warehouse",  # confirmed without tracking; closes when tracking arrives
     "failed_stock_increment": "finance+warehouse",
     "stale_stock_event": "finance+warehouse",
     "return_not_restocked": "finance",
@@ -117,6 +123,7 @@ class Integration(StrictModel):
     reconciliation: ReconciliationSettings = Field(default_factory=ReconciliationSettings)
     paused_flows: list[str] = Field(default_factory=list)
     item_codes: ItemCodeSettings = Field(default_factory=ItemCodeSettings)
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
 
     # Field validators run in declaration order and see the fields declared before theirs in ``info.data``.
     @field_validator("timezone")
@@ -199,6 +206,11 @@ class Integration(StrictModel):
     # --- derived, read-only helpers -------------------------------------------------------------------
     def schedule_for(self, flow: str) -> str:
         return self.schedules.get(flow, DEFAULT_SCHEDULES[flow])
+
+    @property
+    def webhook_conn_id(self) -> str:
+        """The connection holding this integration's callback secret and public receiver URL."""
+        return self.dispatch.webhook_conn_id or f"{self.name}_webhooks"
 
     def owner_of(self, exception_type: str) -> str:
         return self.owners.get(exception_type, DEFAULT_OWNERS.get(exception_type, "integration-engineer"))

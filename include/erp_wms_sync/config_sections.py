@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from erp_wms_sync.config_files import FileIssue, FileProblems, read_item_code_rows
 from erp_wms_sync.domain.item_codes import ItemCodeMap, ItemCodeRow, ItemCodeTableError
-from erp_wms_sync.schedules import Finding
+from erp_wms_sync.schedules import Finding, timezone_finding
 
 MAX_PROBLEMS_PER_FILE = 50
 
@@ -64,6 +64,29 @@ class WmsSettings(StrictModel):
     item_code_max_length: int = Field(default=40, gt=0, le=200)
     save_batch_size: int = Field(default=250, gt=0, le=1000, description="rows per SaveData call")
     page_size: int = Field(default=1000, gt=0, le=1000)
+    timezone: str = Field(default="UTC", description="the time zone Peoplevox writes report dates in (the account's)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_timezone(cls, value: str) -> str:
+        finding = timezone_finding(value)
+        if finding is not None:
+            raise refuse("wms.timezone", finding)
+        return value
+
+
+class DispatchSettings(StrictModel):
+    """Dispatch confirmation: callbacks, the polling safety net and (BlueCherry) batched shipment postings."""
+
+    webhook_conn_id: str | None = Field(
+        default=None, min_length=1,
+        description="connection with the callback secret (password), the Cin7 basic-auth user (login) and the "
+                    "public base URL of the receiver (host); default <integration>_webhooks")
+    poll_overlap_minutes: int = Field(default=30, ge=1, le=24 * 60,
+                                      description="each poll of the Despatch summary re-reads this far back")
+    erp_batch_minutes: int = Field(default=30, ge=0, le=24 * 60,
+                                   description="BlueCherry: post collected shipments at most this often (0 = every run)")
+    max_despatches_per_run: int = Field(default=500, gt=0, le=10_000)
 
 
 class LocationMap(StrictModel):

@@ -19,6 +19,7 @@ from erp_wms_sync.airflow import steps
 from erp_wms_sync.airflow.factory import WMS_POOL, erp_pool, new_dag, timetable
 from erp_wms_sync.airflow.runtime import no_retry_on_bad_data
 from erp_wms_sync.config import Integration
+from erp_wms_sync.webhooks import despatch_asset_uri, orders_asset_uri
 
 
 def step(integration: Integration, flow: str, task_id: str, target: Callable[..., Any], *,
@@ -50,8 +51,12 @@ def items_synced(integration: Integration) -> Asset:
 
 def orders_authorised(integration: Integration) -> Asset:
     """Emitted by the webhook receiver on a Cin7 Core ``Sale/OrderAuthorised`` callback."""
-    return Asset(name=f"{integration.name}_sale_order_authorised",
-                 uri=f"erp-wms://{integration.name}/sale-order-authorised")
+    return Asset(name=f"{integration.name}_sale_order_authorised", uri=orders_asset_uri(integration.name))
+
+
+def despatch_received(integration: Integration) -> Asset:
+    """Emitted by the webhook receiver's background writer for stored Peoplevox despatch callbacks."""
+    return Asset(name=f"{integration.name}_despatch_received", uri=despatch_asset_uri(integration.name))
 
 
 def plan_window_task(integration: Integration, flow: str) -> Callable[..., Any]:

@@ -55,4 +55,18 @@ def order_from_cin7(sale: Mapping[str, Any], release_status: str, expected_id: s
         ship_by=when(sale.get("ShipBy")), created=when(sale.get("SaleOrderDate")), carrier=text(sale.get("Carrier")),
         channel=text(sale.get("SourceChannel")), total=number(order.get("Total")),
         shipping=address(sale.get("ShippingAddress"), ADDRESS), billing=address(sale.get("BillingAddress"), ADDRESS),
-        raw=dict(sale))
+        raw=dict(sale), fulfilment_task=open_fulfilment_task(sale))
+
+
+def open_fulfilment_task(sale: Mapping[str, Any]) -> str:
+    """The TaskID of the sale's first fulfilment whose pick is still open (DRAFT / NOT AVAILABLE), or ""."""
+    for task in sale.get("Fulfilments") or []:
+        if not isinstance(task, Mapping):
+            continue
+        pick = task.get("Pick") if isinstance(task.get("Pick"), Mapping) else {}
+        if text(task.get("TaskID")) and text(pick.get("Status") or "NOT AVAILABLE").upper() in OPEN_STAGES:
+            return text(task.get("TaskID"))
+    return ""
+
+
+OPEN_STAGES = ("DRAFT", "NOT AVAILABLE", "")

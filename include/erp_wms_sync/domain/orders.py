@@ -104,6 +104,8 @@ class ErpOrder:
     shipping: Address = field(default_factory=Address)
     billing: Address = field(default_factory=Address)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Cin7 Core: the sale's open fulfilment task (its TaskID), kept so a despatch is confirmed without a GET
+    fulfilment_task: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,7 @@ def order_to_dict(order: ErpOrder) -> dict[str, Any]:
         "shipping": vars(order.shipping).copy(), "billing": vars(order.billing).copy(),
         "lines": [{"sku": ln.sku, "quantity": ln.quantity, "price": ln.price, "line_no": ln.line_no}
                   for ln in order.lines],
+        "fulfilment_task": order.fulfilment_task,
     }
 
 
@@ -213,7 +216,7 @@ def order_from_dict(data: Mapping[str, Any]) -> ErpOrder:
         reference=data.get("reference", ""), ship_by=when(data.get("ship_by")), created=when(data.get("created")),
         carrier=data.get("carrier", ""), channel=data.get("channel", ""), shipping_cost=data.get("shipping_cost"),
         total=data.get("total"), shipping=Address(**data.get("shipping", {})),
-        billing=Address(**data.get("billing", {})))
+        billing=Address(**data.get("billing", {})), fulfilment_task=data.get("fulfilment_task", ""))
 
 
 def same_stamp(a: str | None, b: str | None) -> bool:

@@ -9,7 +9,9 @@ It records what every flow did so that nothing is lost and nothing is done twice
 - ``order_records``: each ERP order, its WMS order, version and state (exactly-once release, amendments,
   cut-off);
 - ``stock_queue``: WMS stock movements in the WMS's own sequence (FIFO per SKU × location);
-- ``webhook_inbox``: callbacks stored durably before anything acts on them;
+- ``webhook_inbox``: callbacks stored durably before anything acts on them; ``security_events``: refused ones;
+- ``subscriptions``: the callback subscriptions made in the vendor systems;
+- ``despatches``: each WMS despatch and its ERP confirmation (exactly once, with its latency);
 - ``exceptions`` + ``exception_attempts``: every record that could not be processed, with owner, payload,
   retry schedule and a fingerprint so the same problem is one row;
 - ``check_results``: Great Expectations results per run, for the dashboard;
@@ -154,6 +156,17 @@ class StockQueueEntry(Base):
 
 
 class WebhookInbox(Base):
+    """A callback stored durably before anything acts on it (see :mod:`erp_wms_sync.webhooks`).
+
+    ``source`` is ``peoplevox`` or ``cin7core``; ``body`` the raw payload as received (query string of a GET
+    callback, form or JSON body of a POST) with any secret removed; ``dedupe_key`` a digest of the event's
+    identifying fields, unique per integration (a repeated callback is answered 2xx and not stored twice).
+    ``status``: ``received`` → ``processed`` (its despatch is in the ledger) | ``waiting`` (not yet in the
+    WMS's report; tried again by the next run) | ``failed`` (unreadable; an exception holds it).
+    ``asset_event_id`` is set by the background writer once the Airflow asset event is emitted (``-1`` when no
+    event is needed). The dispatch DAG treats events only as a wake-up and drains this table by state.
+    """
+
     __tablename__ = "webhook_inbox"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     integration: Mapped[str] = mapped_column(String(64))
@@ -161,11 +174,97 @@ class WebhookInbox(Base):
     event_type: Mapped[str | None] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
     dedupe_key: Mapped[str | None] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(16), default="received")  # received | processed | failed
+    status: Mapped[str] = mapped_column(String(16), default="received")
     asset_event_id: Mapped[int | None] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime)
-    __table_args__ = (Index("ix_webhook_inbox_pending", "integration", "status"),)
+    entity_key: Mapped[str | None] = mapped_column(String(128))  # the despatch / sale the callback is about
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    emit_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (
+        Index("ix_webhook_inbox_pending", "integration", "status"),
+        Index("ix_webhook_inbox_emit", "asset_event_id"),
+        UniqueConstraint("integration", "dedupe_key", name="uq_webhook_inbox_dedupe"),
+    )
+
+
+class SecurityEvent(Base):
+    """A refused callback: who knocked, where and why; never its body, headers or query string."""
+
+    __tablename__ = "security_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(500))
+    status_code: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))  # path only, no query string
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (Index("ix_security_events_at", "integration", "at"),)
+
+
+class Subscription(Base):
+    """A callback subscription made in a vendor system (Peoplevox has no list operation: its ids live here).
+
+    ``url`` is the callback address with its secret replaced by ``***``.
+    """
+
+    __tablename__ = "subscriptions"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    system: Mapped[str] = mapped_column(String(32))
+    event_type: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(1000))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        UniqueConstraint("integration", "system", "event_type", name="uq_subscriptions_event"),
+    )
+
+
+class DespatchRecord(Base):
+    """One Peoplevox despatch and its confirmation in the ERP: exactly once per despatch number.
+
+    ``state``: ``new`` (seen, not checked yet) → ``confirming`` (ERP writes under way; ``step`` says how far) →
+    ``confirmed`` | ``held`` (open exceptions say why; retried) | ``batched`` (BlueCherry: waiting for the next
+    batch post) | ``ignored`` (resolved by hand). ``lines`` is ``[{"item_code", "sku", "quantity"}]``,
+    ``packages`` ``{package: tracking}``; ``erp_tracking`` what the ERP holds. Latency:
+    ``despatched_at`` (WMS), ``callback_at`` (first callback received), ``seen_at`` (first seen by a run),
+    ``confirmed_at`` (the ERP holds it). All naive UTC.
+    """
+
+    __tablename__ = "despatches"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    despatch_number: Mapped[str] = mapped_column(String(64))
+    wms_order_number: Mapped[str] = mapped_column(String(64))
+    erp_order_id: Mapped[str | None] = mapped_column(String(128))
+    erp_order_number: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="new")
+    step: Mapped[str | None] = mapped_column(String(32))
+    erp_ref: Mapped[str | None] = mapped_column(String(128))  # Cin7 fulfilment TaskID / BlueCherry shipment number
+    carrier: Mapped[str | None] = mapped_column(String(128))
+    service: Mapped[str | None] = mapped_column(String(128))
+    lines: Mapped[list | None] = mapped_column(JSON)
+    packages: Mapped[dict | None] = mapped_column(JSON)
+    erp_tracking: Mapped[dict | None] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(16), default="poll")  # callback | poll
+    despatched_at: Mapped[datetime | None] = mapped_column(DateTime)
+    callback_at: Mapped[datetime | None] = mapped_column(DateTime)
+    seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    __table_args__ = (
+        UniqueConstraint("integration", "despatch_number", name="uq_despatches_number"),
+        Index("ix_despatches_state", "integration", "state"),
+        Index("ix_despatches_order", "integration", "wms_order_number"),
+    )
 
 
 class ExceptionRecord(Base):

@@ -1,0 +1,76 @@
+"""Callbacks from the vendor systems: the receiver (a FastAPI app mounted in the Airflow API server by the plugin
+in ``plugins/``), the background writer that turns stored callbacks into Airflow asset events, and the
+subscriptions that make the vendors call us.
+
+This module holds what the receiver, the subscriptions and the DAGs must agree on: the paths, the callback
+fields and the asset URIs. No Airflow or FastAPI import here.
+
+Paths (under the plugin's ``/erp-wms`` prefix):
+
+- ``/hooks/peoplevox/{integration}/{event_type}?token=<secret>&<field>=<value>…`` — Peoplevox ``SubscribeEvent``
+  (GET, placeholders substituted in the query) and ``SubscribePostEvent`` (POST form fields, token still in the
+  query). Peoplevox signs nothing, so the secret travels in the URL the integration registered.
+- ``/hooks/cin7core/{integration}`` — Cin7 Core webhooks (POST JSON) with ``Authorization: Basic`` (login of the
+  webhook connection + its secret) or ``Bearer <secret>``.
+"""
+
+from __future__ import annotations
+
+HOOKS_PREFIX = "/hooks"
+PEOPLEVOX = "peoplevox"
+CIN7CORE = "cin7core"
+
+# Peoplevox despatch events the integration subscribes to, and the fields each callback carries: query/form
+# parameter name -> Peoplevox placeholder. DespatchPackageDespatched fires once per package when it leaves;
+# DespatchPackageTrackingNumberReceived when a package's tracking number arrives later.
+PACKAGE_DESPATCHED = "DespatchPackageDespatched"
+PACKAGE_TRACKING_RECEIVED = "DespatchPackageTrackingNumberReceived"
+PEOPLEVOX_EVENTS: tuple[str, ...] = (PACKAGE_DESPATCHED, PACKAGE_TRACKING_RECEIVED)
+PEOPLEVOX_FIELDS: dict[str, str] = {
+    "SalesOrderNumber": "SalesOrderNumber",
+    "DespatchNumber": "DespatchNumber",
+    "PackageNumber": "PackageNumber",
+    "TrackingNumber": "TrackingNumber",
+    "Carrier": "Carrier.Name",
+    "Service": "ServiceType.Code",
+    "DespatchDate": "DespatchDate",
+}
+PEOPLEVOX_REQUIRED: tuple[str, ...] = ("SalesOrderNumber", "DespatchNumber", "PackageNumber")
+
+# Cin7 Core webhook types the integration subscribes to (thin payloads; the flows read the details).
+CIN7_ORDER_AUTHORISED = "Sale/OrderAuthorised"
+CIN7_EVENTS: tuple[str, ...] = (CIN7_ORDER_AUTHORISED,)
+
+TOKEN_PARAM = "token"
+MAX_BODY_BYTES = 64 * 1024
+
+
+def despatch_asset_uri(integration: str) -> str:
+    """Emitted for stored Peoplevox despatch callbacks: wakes the integration's dispatch_confirmation DAG."""
+    return f"erp-wms://{integration}/despatch-received"
+
+
+def orders_asset_uri(integration: str) -> str:
+    """Emitted for a stored Cin7 Core ``Sale/OrderAuthorised`` webhook: wakes the order_release DAG."""
+    return f"erp-wms://{integration}/sale-order-authorised"
+
+
+def asset_uri_for(integration: str, source: str, event_type: str | None) -> str | None:
+    """The asset a stored callback wakes, or None when it needs no DAG run."""
+    if source == PEOPLEVOX and event_type in PEOPLEVOX_EVENTS:
+        return despatch_asset_uri(integration)
+    if source == CIN7CORE and event_type == CIN7_ORDER_AUTHORISED:
+        return orders_asset_uri(integration)
+    return None
+
+
+def peoplevox_callback_url(base_url: str, integration: str, event_type: str, token: str) -> str:
+    """The URL registered with Peoplevox ``SubscribeEvent``: placeholders in the query, substituted at event time.
+
+    ``base_url`` is the public address of the plugin (``https://airflow.example.com/erp-wms``)."""
+    fields = "&".join(f"{name}={{{placeholder}}}" for name, placeholder in PEOPLEVOX_FIELDS.items())
+    return f"{base_url.rstrip('/')}{HOOKS_PREFIX}/{PEOPLEVOX}/{integration}/{event_type}?{TOKEN_PARAM}={token}&{fields}"
+
+
+def cin7_callback_url(base_url: str, integration: str) -> str:
+    return f"{base_url.rstrip('/')}{HOOKS_PREFIX}/{CIN7CORE}/{integration}"
