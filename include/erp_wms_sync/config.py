@@ -25,8 +25,8 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from erp_wms_sync.config_files import FileIssue, FileProblems, read_yaml
 from erp_wms_sync.config_sections import (
     AlertSettings,
-    ErpKind,
     DispatchSettings,
+    ErpKind,
     ErpSettings,
     ItemCodeSettings,
     LocationMap,
@@ -45,7 +45,8 @@ from erp_wms_sync.config_sections import (
 from erp_wms_sync.errors import ConfigError
 from erp_wms_sync.schedules import Finding, cron_finding, timezone_finding
 
-__all__ = ["DEFAULT_OWNERS", "DEFAULT_SCHEDULES", "FLOWS", "AlertSettings", "ConfigError", "DispatchSettings", "ErpKind", "ErpSettings",
+__all__ = ["DEFAULT_OWNERS", "DEFAULT_SCHEDULES", "FLOWS", "AlertSettings", "ConfigError",
+           "DispatchSettings", "ErpKind", "ErpSettings",
            "FileCheck", "Integration", "ItemCodeSettings", "LocationMap", "OrderSettings", "Problem",
            "ReconciliationSettings", "Scan", "WmsSettings", "WriteBack", "check_file", "check_integration",
            "integration_files", "load_all", "load_integration", "scan_files", "scan_folder", "validate_files"]

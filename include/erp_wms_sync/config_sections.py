@@ -85,7 +85,7 @@ class DispatchSettings(StrictModel):
     poll_overlap_minutes: int = Field(default=30, ge=1, le=24 * 60,
                                       description="each poll of the Despatch summary re-reads this far back")
     erp_batch_minutes: int = Field(default=30, ge=0, le=24 * 60,
-                                   description="BlueCherry: post collected shipments at most this often (0 = every run)")
+                                   description="BlueCherry: post shipments at most this often (0 = every run)")
     max_despatches_per_run: int = Field(default=500, gt=0, le=10_000)
 
 
