@@ -63,7 +63,8 @@ def open_fulfilment_task(sale: Mapping[str, Any]) -> str:
     for task in sale.get("Fulfilments") or []:
         if not isinstance(task, Mapping):
             continue
-        pick = task.get("Pick") if isinstance(task.get("Pick"), Mapping) else {}
+        pick = task.get("Pick")
+        pick = pick if isinstance(pick, Mapping) else {}
         if text(task.get("TaskID")) and text(pick.get("Status") or "NOT AVAILABLE").upper() in OPEN_STAGES:
             return text(task.get("TaskID"))
     return ""
