@@ -1,4 +1,5 @@
-"""Cin7 Core (formerly DEAR Inventory) External API v2 client: products, locations, account check.
+"""Cin7 Core (formerly DEAR Inventory) External API v2 client: products, locations, sales, account check
+(fulfilment and webhooks in :mod:`erp_wms_sync.connectors.cin7core_fulfilment`).
 
 One method per business noun, yielding typed records. Every call goes through the project transport
 (timeouts, retry of 429/503/5xx with backoff, redaction) and the API budget of the application key, shared
@@ -21,6 +22,7 @@ from typing import Any
 import requests
 
 from erp_wms_sync.connectors.budget import BudgetRule, Priority, make_budget
+from erp_wms_sync.connectors.cin7core_fulfilment import Cin7FulfilmentCalls
 from erp_wms_sync.connectors.parsing import (
     FieldReader,
     Pager,
@@ -103,8 +105,10 @@ class Cin7Location:
                    bins=tuple(text(b.get("Name")) for b in bins if isinstance(b, dict)), raw=row)
 
 
-class Cin7CoreClient:
-    """Client of one Cin7 Core account (an API application: account id + application key)."""
+class Cin7CoreClient(Cin7FulfilmentCalls):
+    """Client of one Cin7 Core account (an API application: account id + application key).
+
+    The fulfilment (pick, pack, ship) and webhook calls come from :class:`Cin7FulfilmentCalls`."""
 
     def __init__(self, base_url: str, account_id: str, application_key: str, *, rate_per_minute: float = 60,
                  rate_window_seconds: float = 60.0, budget_url: str | None = None,
