@@ -94,6 +94,9 @@ echo "==> airflow standalone (API/UI on http://127.0.0.1:$PORT)"
 setsid airflow standalone > "$AIRFLOW_HOME/standalone.log" 2>&1 &
 PIDS+=($!)
 wait_for_port 127.0.0.1 "$PORT" 120 "the Airflow API server"
+echo "==> Callback subscriptions (Peoplevox despatches, Cin7 Core authorised orders) to the webhook receiver"
+erp-wms-sync subscriptions sync > "$AIRFLOW_HOME/subscriptions.log" 2>&1 \
+  || { cat "$AIRFLOW_HOME/subscriptions.log"; exit 1; }
 PASSWORD=$(python -c "import json,sys; print(json.load(open(sys.argv[1])).get('admin',''))" \
   "$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated" 2>/dev/null || true)
 

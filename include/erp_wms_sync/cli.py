@@ -6,6 +6,11 @@
     erp-wms-sync ledger current [--url URL]   print the ledger's revision and the code's
     erp-wms-sync pools                        the Airflow pools as JSON, for ``airflow pools import``
     erp-wms-sync sim up [options]             start the three simulators (see ``sim up --help``)
+    erp-wms-sync subscriptions sync [--integration NAME ...] [--force] [--base-url URL]
+                                              make Peoplevox (and Cin7 Core) call the receiver; connections from
+                                              AIRFLOW_CONN_* (exit 1 when one is missing or a change failed)
+    erp-wms-sync subscriptions list [--integration NAME ...]
+                                              the subscriptions the ledger holds
 """
 
 from __future__ import annotations
@@ -14,9 +19,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from erp_wms_sync.errors import ConfigError, LedgerError
+from erp_wms_sync.errors import ApiError, ConfigError, LedgerError
 
+if TYPE_CHECKING:
+    from erp_wms_sync.config import Integration
+
+EXIT_FAILED = 1
 EXIT_PROBLEMS = 2
 
 
@@ -79,6 +89,86 @@ def _sim(args: argparse.Namespace) -> int:
     return int(sim_main(list(args.rest)) or 0)
 
 
+def _integrations(args: argparse.Namespace) -> list[Integration]:
+    """The integrations of --integrations-dir (default ERP_WMS_INTEGRATIONS_DIR, else the packaged folder), or
+    those named by --integration."""
+    import os
+
+    from erp_wms_sync.config import load_all
+
+    found = load_all(args.integrations_dir or os.environ.get("ERP_WMS_INTEGRATIONS_DIR") or None)
+    wanted = list(dict.fromkeys(args.integration or []))
+    unknown = sorted(set(wanted) - {i.name for i in found})
+    if unknown:
+        raise ConfigError(f"no integration named {', '.join(unknown)} (known: "
+                          f"{', '.join(sorted(i.name for i in found)) or 'none'})")
+    return [i for i in found if i.name in wanted] if wanted else found
+
+
+def _vendor_client(integration: Integration, kind: str) -> Any:
+    """A vendor client from its Airflow connection (outside a task the connections come from AIRFLOW_CONN_*)."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from erp_wms_sync.airflow.runtime import erp_client, wms_client
+
+    conn_id = integration.wms.conn_id if kind == "wms" else integration.erp.conn_id
+    try:
+        return wms_client(integration) if kind == "wms" else erp_client(integration)
+    except AirflowNotFoundException:
+        raise ConfigError(f"integration {integration.name}: connection {conn_id} is not defined (set "
+                          f"AIRFLOW_CONN_{conn_id.upper()})") from None
+    except ValueError as exc:  # the hooks name the connection and the missing field
+        raise ConfigError(f"integration {integration.name}: {exc}") from None
+
+
+def _subscriptions_sync(args: argparse.Namespace) -> int:
+    from erp_wms_sync.config import ErpKind
+    from erp_wms_sync.flows.webhook_subscriptions import webhook_settings
+    from erp_wms_sync.ledger.db import ensure_migrated, session_scope
+    from erp_wms_sync.webhooks.subscriptions import sync_subscriptions
+
+    integrations = _integrations(args)
+    url = _ledger_url(args.ledger_url)
+    ensure_migrated(url)
+    failed = False
+    for integration in integrations:
+        try:
+            base_url, secret, login = webhook_settings(integration)
+            wms = _vendor_client(integration, "wms")
+            erp = _vendor_client(integration, "erp") if integration.erp.kind is ErpKind.CIN7CORE else None
+            with session_scope(url) as session:
+                report = sync_subscriptions(integration, session=session, wms=wms, erp=erp,
+                                            base_url=args.base_url or base_url, secret=secret, login=login,
+                                            force=args.force)
+        except (ConfigError, ApiError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed = True
+            continue
+        print("\n".join(report.lines()))
+        failed = failed or bool(report.failed)
+    return EXIT_FAILED if failed else 0
+
+
+def _subscriptions_list(args: argparse.Namespace) -> int:
+    from erp_wms_sync.ledger.db import ensure_migrated, session_scope
+    from erp_wms_sync.webhooks.subscriptions import stored_subscriptions
+
+    url = _ledger_url(args.ledger_url)
+    ensure_migrated(url)
+    with session_scope(url) as session:
+        rows = [(r.integration, r.system, r.event_type, r.external_id, "active" if r.active else "inactive",
+                 f"{r.checked_at:%Y-%m-%d %H:%M:%S}" if r.checked_at else "-", r.url)
+                for r in stored_subscriptions(session, args.integration or ())]
+    if not rows:
+        print("no subscriptions stored (run: erp-wms-sync subscriptions sync)")
+        return 0
+    header = ("INTEGRATION", "SYSTEM", "EVENT", "ID", "STATE", "CHECKED (UTC)", "URL")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
+    for row in [header, *rows]:
+        print("  ".join(str(value).ljust(width) for value, width in zip(row, widths, strict=False)) + "  " + row[-1])
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="erp-wms-sync", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -93,6 +183,21 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--url", help="SQLAlchemy URL (default: ERP_WMS_LEDGER_URL or the SQLite file)")
         cmd.set_defaults(func=func)
     sub.add_parser("pools", help="Airflow pools as JSON").set_defaults(func=_pools)
+    subs = sub.add_parser("subscriptions", help="callback subscriptions in Peoplevox and Cin7 Core")
+    subs_actions = subs.add_subparsers(dest="action", required=True)
+    subs_sync = subs_actions.add_parser("sync", help="subscribe, repair or re-subscribe the callbacks")
+    subs_sync.add_argument("--force", action="store_true",
+                           help="re-subscribe Peoplevox events even when nothing changed")
+    subs_sync.add_argument("--base-url", help="the receiver's public base URL with the plugin prefix "
+                                              "(default: the host of the integration's webhook connection)")
+    subs_sync.add_argument("--integrations-dir", help="folder of integration YAML files "
+                                                      "(default: ERP_WMS_INTEGRATIONS_DIR or the packaged folder)")
+    subs_sync.set_defaults(func=_subscriptions_sync)
+    subs_list = subs_actions.add_parser("list", help="the subscriptions stored in the ledger")
+    subs_list.set_defaults(func=_subscriptions_list)
+    for cmd in (subs_sync, subs_list):
+        cmd.add_argument("--integration", action="append", metavar="NAME", help="only this integration (repeatable)")
+        cmd.add_argument("--ledger-url", help="SQLAlchemy URL of the ledger (default: as for `ledger upgrade`)")
     sim = sub.add_parser("sim", help="the vendor API simulators", add_help=False)
     sim.add_argument("rest", nargs=argparse.REMAINDER)
     sim.set_defaults(func=_sim)

@@ -4,11 +4,18 @@
 (each simulator's base URL and demo credentials) and prints ``export AIRFLOW_CONN_...='{json}'`` lines for the
 sample integrations (northwind: Cin7 Core, bluebird: BlueCherry). Going live means defining the same connection
 ids against the real systems instead; nothing else changes.
+
+Each sample integration also gets its webhook connection (``<name>_webhooks``): the receiver in the local Airflow
+API server (``http://127.0.0.1:<port>/erp-wms``, the port from ``DEMO_PORT`` or ``AIRFLOW__API__PORT``, default
+8080) and a shared secret generated anew for every demo run; Cin7 Core authenticates with HTTP Basic as ``cin7``.
+``erp-wms-sync subscriptions sync`` then makes the simulators call it.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shlex
 import sys
 from collections.abc import Mapping
@@ -46,9 +53,40 @@ def sample_connections(sims: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[
     }
 
 
-def env_vars(sims: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn)
-            for conn_id, conn in sample_connections(sims).items()}
+# The sample integrations and their ERP kinds (include/integrations/*.yaml).
+SAMPLE_INTEGRATIONS: dict[str, str] = {"northwind": "cin7core", "bluebird": "bluecherry"}
+RECEIVER_PREFIX = "/erp-wms"
+CIN7_WEBHOOK_LOGIN = "cin7"
+
+
+def api_port(environ: Mapping[str, str] | None = None) -> int:
+    """The local Airflow API server's port: DEMO_PORT, else AIRFLOW__API__PORT, else 8080."""
+    env = os.environ if environ is None else environ
+    value = env.get("DEMO_PORT") or env.get("AIRFLOW__API__PORT") or "8080"
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ValueError(f"DEMO_PORT / AIRFLOW__API__PORT is {value!r}, not a TCP port")
+    return int(value)
+
+
+def webhook_connections(port: int, secret_for: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """conn_id -> webhook connection of each sample integration: the receiver in the local Airflow API server.
+
+    ``secret_for`` maps integration -> secret; missing ones are generated (a new random token per call)."""
+    given = secret_for or {}
+    conns: dict[str, dict[str, Any]] = {}
+    for name, erp in SAMPLE_INTEGRATIONS.items():
+        conn: dict[str, Any] = {"conn_type": "http", "host": f"http://127.0.0.1:{port}{RECEIVER_PREFIX}",
+                                "password": given.get(name) or secrets.token_urlsafe(32)}
+        if erp == "cin7core":
+            conn["login"] = CIN7_WEBHOOK_LOGIN
+        conns[f"{name}_webhooks"] = conn
+    return conns
+
+
+def env_vars(sims: Mapping[str, Mapping[str, Any]], port: int | None = None) -> dict[str, str]:
+    """The ``AIRFLOW_CONN_*`` variables: vendor connections to the simulators, then the webhook connections."""
+    conns = {**sample_connections(sims), **webhook_connections(api_port() if port is None else port)}
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn) for conn_id, conn in conns.items()}
 
 
 def main(argv: list[str]) -> int:
@@ -57,7 +95,12 @@ def main(argv: list[str]) -> int:
         return 2
     with open(argv[1], encoding="utf-8") as handle:
         sims = json.load(handle)
-    for name, value in env_vars(sims).items():
+    try:
+        port = api_port()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name, value in env_vars(sims, port).items():
         print(f"export {name}={shlex.quote(value)}")
     return 0
 
