@@ -44,7 +44,7 @@ def test_one_failing_builder_removes_only_that_integrations_dags(
     integrations = scan_folder(folder).integrations
     with caplog.at_level(logging.ERROR, logger="erp_wms_sync.airflow.factory"):
         dags = build_dags(integrations)
-    assert set(dags) == {"northwind__item_master_sync", "northwind__order_release"}, \
+    assert set(dags) == {f"northwind__{flow}" for flow in flow_builders.FLOW_BUILDERS}, \
         "bluebird loses all its DAGs (item sync without order release would be half an integration)"
     assert "bluebird" in caplog.text and "order_release" in caplog.text and "no pool for bluecherry" in caplog.text
     (failure,) = build(integrations).failures
@@ -80,7 +80,8 @@ def test_a_folder_parse_builds_once_and_never_shares_dags_between_parses(
     registered = build_dags(scan.integrations)
     if not config_check_first:
         assert build_problems(scan) == []
-    assert len(registered) == 4 and len(calls) == 4, "one build for both DAG files of a parse"
+    expected = 2 * len(flow_builders.FLOW_BUILDERS)  # two integrations
+    assert len(registered) == expected and len(calls) == expected, "one build for both DAG files of a parse"
     next_parse = build_dags(scan.integrations)
     assert next_parse.keys() == registered.keys()
     assert all(next_parse[d] is not registered[d] for d in registered), "a later parse gets DAG objects of its own"

@@ -11,21 +11,24 @@ write-back goes last).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, task
 
 from erp_wms_sync.airflow import steps
-from erp_wms_sync.airflow.factory import WMS_POOL, erp_pool, new_dag, timetable
+from erp_wms_sync.airflow.factory import DISPATCH_POOL, WMS_POOL, erp_pool, new_dag, timetable
 from erp_wms_sync.airflow.runtime import no_retry_on_bad_data
 from erp_wms_sync.config import Integration
 from erp_wms_sync.webhooks import despatch_asset_uri, orders_asset_uri
 
 
 def step(integration: Integration, flow: str, task_id: str, target: Callable[..., Any], *,
-         client: str | None = None, low_priority: bool = False, **task_options: Any) -> Callable[..., Any]:
+         client: str | None = None, low_priority: bool = False, high_priority: bool = False,
+         **task_options: Any) -> Callable[..., Any]:
     """A task calling ``target`` (a function of :mod:`erp_wms_sync.airflow.steps`) with the run context and, if
-    named, an API client; ``low_priority`` lets every other task spend the ERP budget first."""
+    named, an API client; ``low_priority`` lets every other task spend the ERP budget first, ``high_priority``
+    goes before everyone (dispatch confirmations)."""
     if client is not None:
         task_options.setdefault("pool", erp_pool(integration) if client in ("erp", "orders") else WMS_POOL)
 
@@ -35,8 +38,8 @@ def step(integration: Integration, flow: str, task_id: str, target: Callable[...
         from erp_wms_sync.airflow.runtime import run_step
         from erp_wms_sync.connectors.budget import Priority
 
-        return run_step(integration, flow, target, client, window, context,
-                        Priority.LOW if low_priority else Priority.NORMAL)
+        priority = Priority.HIGH if high_priority else Priority.LOW if low_priority else Priority.NORMAL
+        return run_step(integration, flow, target, client, window, context, priority)
 
     def call(*args: Any) -> Any:  # the client kind is an explicit task argument: visible, and checked by tests
         return run(*args, client=client)
@@ -168,7 +171,97 @@ def build_order_release(integration: Integration) -> DAG:
     return dag
 
 
+DISPATCH_DOC = """
+### Dispatch confirmation — {label}
+
+**What moves:** Peoplevox despatches → {erp} {what}, exactly once per despatch number, partial despatches included.
+**Triggers:** at once on a Peoplevox despatch callback (asset `{asset}`, emitted by the webhook receiver's
+background writer), and every `{schedule}` ({tz}) as the polling safety net that reads the *Despatch summary*
+report for the window, so a dropped callback never leaves an order open in the ERP.
+**Exceptions:** `despatch_for_unknown_order` → `{unknown_owner}`, `despatch_for_cancelled_order` → `{cancelled_owner}`,
+`despatch_mismatch` → `{mismatch_owner}`, `fulfilment_rejected` → `{rejected_owner}`, `despatch_without_tracking` →
+`{tracking_owner}`.
+
+`confirm_despatches` (one task, so a callback costs one task start): plans its window, drains the webhook inbox,
+reads the Despatch summary, runs the suite `dispatch_confirmation`, then {confirm}.{batch}
+`data_check` fails the run — after the good despatches went — when this run raised a new problem. Each run logs the
+latency (despatch → ERP confirmed, p50/p95).
+
+Runbook: `docs/runbook.md#dispatch-confirmation`.
+"""
+
+
+def confirm_task(integration: Integration, flow: str) -> Callable[..., Any]:
+    """The callback path's only task: it plans its own window (no separate plan task to start) and returns it for
+    the tasks after it."""
+
+    @task(task_id="confirm_despatches", pool=DISPATCH_POOL, multiple_outputs=True, retry_delay=timedelta(seconds=30))
+    @no_retry_on_bad_data
+    def confirm_despatches(**context: Any) -> dict[str, Any]:
+        from erp_wms_sync.airflow.runtime import plan_window, run_step
+        from erp_wms_sync.connectors.budget import Priority
+
+        window = plan_window(integration, flow, context)
+        result = run_step(integration, flow, steps.confirm_despatches, "wms+erp", window, context, Priority.HIGH)
+        return {"window": window, "result": result}
+
+    return confirm_despatches
+
+
+def build_dispatch_confirmation(integration: Integration) -> DAG:
+    flow = "dispatch_confirmation"
+    cin7 = integration.erp.kind.value == "cin7core"
+    asset = despatch_received(integration)
+    schedule = AssetOrTimeSchedule(timetable=timetable(integration, flow), assets=AssetAny(asset))
+    doc = DISPATCH_DOC.format(
+        label=integration.label, erp=integration.erp.kind.value,
+        what="fulfilments (pick, pack, ship with carrier and tracking)" if cin7 else "shipment confirmations",
+        asset=asset.uri, schedule=integration.schedule_for(flow), tz=integration.timezone,
+        unknown_owner=integration.owner_of("despatch_for_unknown_order"),
+        cancelled_owner=integration.owner_of("despatch_for_cancelled_order"),
+        mismatch_owner=integration.owner_of("despatch_mismatch"),
+        rejected_owner=integration.owner_of("fulfilment_rejected"),
+        tracking_owner=integration.owner_of("despatch_without_tracking"),
+        confirm="picks, packs and ships each despatch in Cin7 Core (three calls, HIGH priority in the shared budget)"
+        if cin7 else "queues each checked despatch for the next BlueCherry batch",
+        batch="" if cin7 else (f" `post_shipments` (pool `{erp_pool(integration)}`) posts the batch at most every "
+                               f"{integration.dispatch.erp_batch_minutes} minutes (a manual run always posts)."))
+    with new_dag(integration, flow, doc, schedule=schedule) as dag:
+        confirmed = confirm_task(integration, flow)()
+        window = confirmed["window"]
+        last = confirmed
+        if not cin7:
+            last = step(integration, flow, "post_shipments", steps.post_shipments, client="erp")(window, confirmed)
+        step(integration, flow, "data_check", steps.dispatch_data_check, retries=0,
+             trigger_rule="all_done_min_one_success")(window, last)
+    return dag
+
+
+SUBSCRIPTIONS_DOC = """
+### Webhook subscriptions — {label}
+
+Makes sure Peoplevox (despatch callbacks) {cin7}call this deployment's webhook receiver: subscribes what is
+missing, re-activates a Cin7 webhook that Cin7 deactivated after failed deliveries, and keeps the subscription ids
+in the ledger (Peoplevox cannot list them). Connection `{conn}`: host = public receiver URL, password = secret.
+Schedule: `{schedule}` ({tz}). Same as `erp-wms-sync subscriptions sync --integration {name}`.
+"""
+
+
+def build_webhook_subscriptions(integration: Integration) -> DAG:
+    flow = "webhook_subscriptions"
+    doc = SUBSCRIPTIONS_DOC.format(
+        label=integration.label, name=integration.name, conn=integration.webhook_conn_id,
+        cin7="and Cin7 Core (Sale/OrderAuthorised) " if integration.erp.kind.value == "cin7core" else "",
+        schedule=integration.schedule_for(flow), tz=integration.timezone)
+    with new_dag(integration, flow, doc) as dag:
+        window = plan_window_task(integration, flow)()
+        step(integration, flow, "sync_subscriptions", steps.sync_subscriptions, client="wms+erp")(window)
+    return dag
+
+
 FLOW_BUILDERS: dict[str, Callable[[Integration], DAG]] = {
     "item_master_sync": build_item_master_sync,
     "order_release": build_order_release,
+    "dispatch_confirmation": build_dispatch_confirmation,
+    "webhook_subscriptions": build_webhook_subscriptions,
 }

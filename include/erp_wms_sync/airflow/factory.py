@@ -38,7 +38,11 @@ POOLS = {
     "cin7core_api": (2, "Cin7 Core External API: 60 calls per rolling minute per application key"),
     "bluecherry_api": (2, "BlueCherry API gateway (APIM): 429 above its per-minute quota"),
     "peoplevox_api": (4, "Peoplevox IntegrationServiceV4 (SOAP)"),
+    # dispatch confirmation never queues behind release tasks for a slot; its ERP calls still spend the key's
+    # shared budget, at HIGH priority
+    "dispatch_confirmation": (4, "Despatch confirmations (Peoplevox report + ERP fulfilment), latency-critical"),
 }
+DISPATCH_POOL = "dispatch_confirmation"
 
 
 def erp_pool(integration: Integration) -> str:

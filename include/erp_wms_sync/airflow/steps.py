@@ -96,3 +96,29 @@ def finish_orders(ctx: RunContext) -> Any:
     from erp_wms_sync.flows.order_release import finish
 
     return finish(ctx)
+
+
+# --- dispatch confirmation ------------------------------------------------------------------------------
+def confirm_despatches(ctx: RunContext, wms: WmsClient, erp: Any) -> Any:
+    from erp_wms_sync.flows.dispatch_confirmation import confirm_despatches as confirm
+
+    return confirm(ctx, wms, erp)
+
+
+def post_shipments(ctx: RunContext, erp: Any) -> Any:
+    from erp_wms_sync.flows.dispatch_confirmation import post_shipments as post
+
+    return post(ctx, erp)
+
+
+def dispatch_data_check(ctx: RunContext) -> Any:
+    from erp_wms_sync.flows.dispatch_confirmation import data_check
+
+    return data_check(ctx)
+
+
+# --- webhook subscriptions --------------------------------------------------------------------------------
+def sync_subscriptions(ctx: RunContext, wms: WmsClient, erp: Any) -> Any:
+    from erp_wms_sync.flows.webhook_subscriptions import sync
+
+    return sync(ctx, wms, erp)

@@ -7,6 +7,7 @@ check validates exactly what Peoplevox will receive.
 from __future__ import annotations
 
 from erp_wms_sync.checks.runner import Check
+from erp_wms_sync.domain import despatches as kinds
 
 
 def item_master_checks(item_code_max_length: int) -> list[Check]:
@@ -66,4 +67,36 @@ def order_release_checks(wms_item_codes: list[str], number_max_length: int) -> l
               "invalid_order"),
         Check("ExpectColumnValuesToNotBeNull", {"column": "ServiceType"},
               "carrier is not mapped to a Peoplevox service type", "invalid_order"),
+    ]
+
+
+SIGNED_WHOLE_NUMBER = r"^-?[0-9]+$"  # a negative quantity is "below 1", not also "not whole"
+
+
+def dispatch_checks() -> list[Check]:
+    """Despatch lines before their confirmation reaches the ERP (one row per ItemCode of a despatch, built by
+    :func:`erp_wms_sync.domain.despatches.dispatch_frame_rows`).
+
+    Each check names the exception type its failures raise: ``despatch_for_unknown_order``,
+    ``despatch_for_cancelled_order``, ``despatch_mismatch`` (item not on the order, more than is open, a quantity
+    that is not a whole number of at least 1) or ``despatch_without_tracking`` (which does not hold the despatch:
+    see :func:`erp_wms_sync.domain.despatches.blocking`).
+    """
+    return [
+        Check("ExpectColumnValuesToBeInSet", {"column": "order_known", "value_set": [1]},
+              "Peoplevox despatched an order the integration never released to the warehouse under this number",
+              kinds.UNKNOWN_ORDER),
+        Check("ExpectColumnValuesToBeInSet", {"column": "order_cancelled", "value_set": [0]},
+              "the order was cancelled in the ERP after it was released to the warehouse", kinds.CANCELLED_ORDER),
+        Check("ExpectColumnValuesToBeInSet", {"column": "on_order", "value_set": [1]},
+              "the despatched item is not on the order", kinds.MISMATCH),
+        Check("ExpectColumnPairValuesAToBeGreaterThanB",
+              {"column_A": "remaining", "column_B": "quantity", "or_equal": True},
+              "more of the item was despatched than is still open on the order", kinds.MISMATCH),
+        Check("ExpectColumnValuesToBeBetween", {"column": "quantity", "min_value": 1},
+              "the despatched quantity is below 1", kinds.MISMATCH),
+        Check("ExpectColumnValuesToMatchRegex", {"column": "quantity_text", "regex": SIGNED_WHOLE_NUMBER},
+              "the despatched quantity is not a whole number", kinds.MISMATCH),
+        Check("ExpectColumnValuesToBeInSet", {"column": "has_tracking", "value_set": [1]},
+              "the despatch has no tracking number yet", kinds.WITHOUT_TRACKING),
     ]

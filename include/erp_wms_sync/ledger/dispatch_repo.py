@@ -1,0 +1,96 @@
+"""Ledger queries of dispatch confirmation: the webhook inbox drained by state, and the despatches table.
+
+Bulk, chunked queries only (a busy day has thousands of despatches); no SQL in the flow modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from erp_wms_sync.ledger.models import DespatchRecord, OrderRecord, WebhookInbox, utcnow
+
+CHUNK = 500
+
+# A despatch whose ERP confirmation has started or is done: its quantities are no longer open on the order.
+COUNTED_STATES = ("confirming", "confirmed", "batched", "ready")
+
+
+def _chunked(keys: Iterable[str]) -> Iterable[list[str]]:
+    items = list(dict.fromkeys(keys))
+    for start in range(0, len(items), CHUNK):
+        yield items[start:start + CHUNK]
+
+
+def pending_inbox(session: Session, integration: str, source: str, limit: int) -> list[WebhookInbox]:
+    """Callbacks not processed yet (``received``, or ``waiting`` for the WMS report to list them), oldest first."""
+    return list(session.scalars(
+        select(WebhookInbox).where(WebhookInbox.integration == integration, WebhookInbox.source == source,
+                                   WebhookInbox.status.in_(("received", "waiting")))
+        .order_by(WebhookInbox.id).limit(limit)))
+
+
+def mark_inbox(session: Session, ids: Sequence[int], status: str, error: str | None = None) -> None:
+    for start in range(0, len(ids), CHUNK):
+        chunk = list(ids[start:start + CHUNK])
+        values: dict[str, object] = {"status": status, "error": error}
+        if status in ("processed", "failed"):
+            values["processed_at"] = utcnow()
+        session.execute(update(WebhookInbox).where(WebhookInbox.id.in_(chunk)).values(**values)
+                        .execution_options(synchronize_session=False))
+
+
+def bump_inbox_attempts(session: Session, ids: Sequence[int]) -> None:
+    for start in range(0, len(ids), CHUNK):
+        chunk = list(ids[start:start + CHUNK])
+        session.execute(update(WebhookInbox).where(WebhookInbox.id.in_(chunk))
+                        .values(attempts=WebhookInbox.attempts + 1, status="waiting")
+                        .execution_options(synchronize_session=False))
+
+
+def despatch_records(session: Session, integration: str, numbers: Iterable[str]) -> dict[str, DespatchRecord]:
+    found: dict[str, DespatchRecord] = {}
+    for chunk in _chunked(numbers):
+        for row in session.scalars(select(DespatchRecord).where(DespatchRecord.integration == integration,
+                                                                DespatchRecord.despatch_number.in_(chunk))):
+            found[row.despatch_number] = row
+    return found
+
+
+def despatches_in_states(session: Session, integration: str, states: Iterable[str],
+                         limit: int | None = None) -> list[DespatchRecord]:
+    query = (select(DespatchRecord).where(DespatchRecord.integration == integration,
+                                          DespatchRecord.state.in_(list(states)))
+             .order_by(DespatchRecord.despatched_at, DespatchRecord.id))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def despatches_of_orders(session: Session, integration: str,
+                         wms_numbers: Iterable[str]) -> dict[str, list[DespatchRecord]]:
+    found: dict[str, list[DespatchRecord]] = {}
+    for chunk in _chunked(wms_numbers):
+        for row in session.scalars(select(DespatchRecord).where(DespatchRecord.integration == integration,
+                                                                DespatchRecord.wms_order_number.in_(chunk))
+                                   .order_by(DespatchRecord.id)):
+            found.setdefault(row.wms_order_number, []).append(row)
+    return found
+
+
+def orders_by_wms_number(session: Session, integration: str, wms_numbers: Iterable[str]) -> dict[str, OrderRecord]:
+    """Ledger orders by the number Peoplevox knows them under (a re-issued order has its suffixed number)."""
+    found: dict[str, OrderRecord] = {}
+    for chunk in _chunked(wms_numbers):
+        for row in session.scalars(select(OrderRecord).where(OrderRecord.integration == integration,
+                                                             OrderRecord.wms_order_number.in_(chunk))):
+            found[row.wms_order_number or ""] = row
+    return found
+
+
+def confirmed_between(session: Session, integration: str, since: object) -> list[DespatchRecord]:
+    """Despatches confirmed at or after ``since`` (naive UTC): the latency figures of a run."""
+    return list(session.scalars(select(DespatchRecord).where(DespatchRecord.integration == integration,
+                                                             DespatchRecord.confirmed_at >= since)))
