@@ -203,3 +203,33 @@ def test_bluecherry_shipments_are_posted_in_a_batch(stack, wired, run_dag) -> No
     assert bc.order(number)["status"] in ("SHIPPED", "PARTIALLY_SHIPPED")
     run_dag("bluebird__dispatch_confirmation")
     assert len([s for s in bc.book.shipments.values() if s.get("reference") == record.number]) == 1
+
+
+def test_a_worker_killed_mid_despatch_never_ships_twice(stack, wired, run_dag, released, monkeypatch) -> None:
+    """The pack went through but the worker died before the ledger heard of it: the next run reads the sale's
+    fulfilments once, sees the pack, and only ships."""
+    from erp_wms_sync.connectors.cin7core_fulfilment import Cin7FulfilmentCalls
+
+    warehouse = Warehouse(stack.peoplevox, "northwind")
+    sale = released["whole"]
+    record = warehouse.despatch(sale["Order"]["SaleOrderNumber"], carrier="Royal Mail", tracking="RM42")
+    real = Cin7FulfilmentCalls.write_fulfilment_stage
+
+    def dies_after_pack(self, stage, body, *, method="POST"):  # type: ignore[no-untyped-def]
+        answer = real(self, stage, body, method=method)
+        if stage == "pack":
+            raise SystemExit("worker killed")  # not an API error: nothing may be recorded as refused
+        return answer
+
+    monkeypatch.setattr(Cin7FulfilmentCalls, "write_fulfilment_stage", dies_after_pack)
+    killed = run_dag(DISPATCH)
+    assert task_states(killed)["confirm_despatches"] == "failed"
+    assert despatches(wired)[record.number].step == "packing", "the intent was committed before the call"
+    monkeypatch.setattr(Cin7FulfilmentCalls, "write_fulfilment_stage", real)
+    stack.reset_traffic()
+    run = run_dag(DISPATCH)
+    assert task_states(run)["confirm_despatches"] == "success"
+    boxes = shipped(stack, sale["ID"])
+    assert len(boxes) == 1 and boxes[0]["box"] == record.number and boxes[0]["tracking"] == "RM42"
+    assert dispatch_calls(stack) == 2, "one GET of the fulfilments, then the ship: nothing picked or packed twice"
+    assert despatches(wired)[record.number].state == "confirmed"

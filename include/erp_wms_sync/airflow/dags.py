@@ -244,6 +244,8 @@ Makes sure Peoplevox (despatch callbacks) {cin7}call this deployment's webhook r
 missing, re-activates a Cin7 webhook that Cin7 deactivated after failed deliveries, and keeps the subscription ids
 in the ledger (Peoplevox cannot list them). Connection `{conn}`: host = public receiver URL, password = secret.
 Schedule: `{schedule}` ({tz}). Same as `erp-wms-sync subscriptions sync --integration {name}`.
+
+Runbook: `docs/runbook.md#callbacks`.
 """
 
 
