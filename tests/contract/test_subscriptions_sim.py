@@ -19,7 +19,6 @@ from erp_wms_sync.config import load_integration
 from erp_wms_sync.connectors.cin7core import Cin7CoreClient
 from erp_wms_sync.connectors.peoplevox import PeoplevoxClient
 from erp_wms_sync.connectors.transport import RetryPolicy
-from erp_wms_sync.errors import ApiRejected
 from erp_wms_sync.ledger.db import session_scope
 from erp_wms_sync.webhooks import CIN7_ORDER_AUTHORISED, PACKAGE_DESPATCHED, PACKAGE_TRACKING_RECEIVED
 from erp_wms_sync.webhooks.subscriptions import SyncReport, stored_subscriptions, sync_subscriptions
@@ -109,35 +108,11 @@ def test_force_leaves_exactly_one_peoplevox_subscription_per_event(ledger_url: s
 
 
 # ---- Cin7 Core ---------------------------------------------------------------------------------------------
-class SimWebhooks:
-    """Cin7 Core ``/webhooks`` over HTTP, for as long as :class:`Cin7CoreClient` has no webhook calls of its own."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url + "/webhooks"
-
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        response = requests.request(method, self.url, headers=CIN7_HEADERS, timeout=10, **kwargs)
-        if response.status_code != 200:
-            raise ApiRejected("cin7core", f"{method} webhooks refused", status=response.status_code)
-        return response.json()
-
-    def list_webhooks(self) -> Any:
-        return self._call("GET")["Webhooks"]
-
-    def create_webhook(self, webhook: dict[str, Any]) -> Any:
-        return self._call("POST", json=webhook)
-
-    def update_webhook(self, webhook: dict[str, Any]) -> Any:
-        return self._call("PUT", json=webhook)
-
-    def delete_webhook(self, webhook_id: str) -> Any:
-        return self._call("DELETE", params={"ID": webhook_id})
-
-
-def cin7_webhooks(sim: ErpSim) -> Any:
-    client = Cin7CoreClient(sim.url, CIN7_HEADERS["api-auth-accountid"], CIN7_HEADERS["api-auth-applicationkey"],
-                            rate_per_minute=6000, retry=FAST)
-    return client if callable(getattr(client, "list_webhooks", None)) else SimWebhooks(sim.url)
+def cin7_webhooks(sim: ErpSim, ledger_url: str) -> Any:
+    """The real client, spending its API budget in the same ledger the sync writes to (as in production: a sync
+    that kept the ledger's write lock across a vendor call would wait on itself)."""
+    return Cin7CoreClient(sim.url, CIN7_HEADERS["api-auth-accountid"], CIN7_HEADERS["api-auth-applicationkey"],
+                          rate_per_minute=6000, retry=FAST, budget_url=ledger_url)
 
 
 def authorise_sale(sim: ErpSim) -> None:
@@ -166,7 +141,7 @@ def test_a_webhook_cin7_deactivated_is_reactivated_by_sync(ledger_url: str, cin7
     assert CIN7_ORDER_AUTHORISED in DELIVERED_TYPES
     base_url = receiver.url.removesuffix("/hooks") + "/erp-wms"
     callback = f"{base_url}/hooks/cin7core/northwind"
-    wms, erp = peoplevox(peoplevox_sim), cin7_webhooks(cin7_sim)
+    wms, erp = peoplevox(peoplevox_sim), cin7_webhooks(cin7_sim, ledger_url)
     cin7_sim.state.callbacks.clock = FakeMonotonic()  # deliveries happen only when the test pumps them
     report = sync(ledger_url, NORTHWIND, wms, erp, base_url, login="cin7")
     assert actions(report) == ["created", "created", "created"]
@@ -196,7 +171,7 @@ def test_rotated_secret_and_duplicates_leave_one_current_cin7_webhook(ledger_url
                                                                       receiver: Receiver,
                                                                       peoplevox_sim: PeoplevoxSim) -> None:
     base_url = receiver.url.removesuffix("/hooks") + "/erp-wms"
-    wms, erp = peoplevox(peoplevox_sim), cin7_webhooks(cin7_sim)
+    wms, erp = peoplevox(peoplevox_sim), cin7_webhooks(cin7_sim, ledger_url)
     cin7_sim.state.callbacks.clock = FakeMonotonic()
     sync(ledger_url, NORTHWIND, wms, erp, base_url)
     (ours,) = sim_hooks(cin7_sim)

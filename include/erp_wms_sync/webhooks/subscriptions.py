@@ -148,13 +148,16 @@ def sync_subscriptions(integration: Integration, *, session: Session, wms: Peopl
     base_url = check_settings(integration, base_url, secret)
     remember(secret)
     report = SyncReport(integration.name)
-    _sync_peoplevox(_Job(integration, session, base_url, secret, login or None, report), wms, force)
+    job = _Job(integration, session, base_url, secret, login or None, report)
+    _sync_peoplevox(job, wms, force)
+    job.commit()
     if integration.erp.kind is ErpKind.CIN7CORE:
         if not all(callable(getattr(erp, name, None)) for name in ("list_webhooks", "create_webhook",
                                                                     "update_webhook", "delete_webhook")):
             raise ConfigError(f"integration {integration.name}: Cin7 Core webhooks need the Cin7 Core client of "
                               f"connection {integration.erp.conn_id}, got {type(erp).__name__}")
-        _sync_cin7(_Job(integration, session, base_url, secret, login or None, report), erp)
+        _sync_cin7(job, erp)
+        job.commit()
     return report
 
 
@@ -217,8 +220,14 @@ class _Job:
             self.session.add(Subscription(integration=self.name, system=system, event_type=event_type,
                                           external_id=external_id, url=url, active=True, created_at=now,
                                           checked_at=now, note=note))
-            return
-        row.external_id, row.url, row.active, row.checked_at, row.note = external_id, url, True, now, note
+        else:
+            row.external_id, row.url, row.active, row.checked_at, row.note = external_id, url, True, now, note
+        self.commit()
+
+    def commit(self) -> None:
+        """Commit what was done so far: a vendor call must never wait while this session holds the ledger's write
+        lock (the API budget of the same key lives in the same database), and done work survives a later failure."""
+        self.session.commit()
 
     def error(self, exc: Exception) -> str:
         """An error for the report: the exception's text without the secret (in any encoding)."""
@@ -241,6 +250,7 @@ def _sync_peoplevox(job: _Job, wms: PeoplevoxSubscriber, force: bool) -> None:
         if event not in PEOPLEVOX_EVENTS:  # an event the product no longer listens to
             if _unsubscribe_peoplevox(job, wms, event, row.external_id):
                 job.session.delete(row)
+                job.commit()
                 job.report.add(PEOPLEVOX, event, REMOVED, row.external_id, "event no longer used")
 
 
@@ -301,9 +311,11 @@ def _sync_cin7(job: _Job, erp: Cin7Webhooks) -> None:
         if event not in CIN7_EVENTS:  # a type the product no longer listens to
             if not any(_same_id(hook["ID"], row.external_id) for hook in listed):
                 job.session.delete(row)
+                job.commit()
                 job.report.add(CIN7CORE, event, REMOVED, row.external_id, "type no longer used; already gone")
             elif _delete_webhook(job, erp, event, row.external_id, "type no longer used"):
                 job.session.delete(row)
+                job.commit()
 
 
 def _sync_cin7_event(job: _Job, erp: Cin7Webhooks, event: str, row: Subscription | None,
