@@ -105,8 +105,9 @@ cat <<INFO
   erp-wms-sync demo is running.
     Airflow UI : http://127.0.0.1:$PORT
     Login      : admin / ${PASSWORD:-"(see $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"}
-    DAGs       : <integration>__item_master_sync and <integration>__order_release for
-                 northwind (Cin7 Core -> Peoplevox) and bluebird (BlueCherry -> Peoplevox)
+    DAGs       : <integration>__item_master_sync, __order_release, __dispatch_confirmation and
+                 __webhook_subscriptions for northwind (Cin7 Core <-> Peoplevox) and bluebird (BlueCherry <-> Peoplevox)
+    Callbacks  : http://127.0.0.1:$PORT/erp-wms/hooks/... (Peoplevox despatches, Cin7 Core authorised orders)
     Simulators : $(python -c "import json,sys; print(', '.join(f'{k} {v[\"url\"]}' for k,v in json.load(open(sys.argv[1])).items()))" "$AIRFLOW_HOME/simulators.json")
     Ledger     : $ERP_WMS_LEDGER_URL
     Alerts     : $AIRFLOW_HOME/alerts/{email,slack}.jsonl
@@ -115,7 +116,8 @@ cat <<INFO
   The DAGs start unpaused; each runs its latest window at once, then on its schedule. Orders keep
   arriving for a few minutes: some for a style new to the warehouse (they wait for item master sync),
   some from an unmapped location (held as an exception: the order_release run that first holds one
-  turns red and alerts once). Press Ctrl-C to stop everything.
+  turns red and alerts once). As the warehouse despatches, Peoplevox calls back and the dispatch DAG
+  confirms each despatch in Cin7 Core within seconds (BlueCherry: in batches). Press Ctrl-C to stop everything.
 INFO
 
 wait "${PIDS[3]}"
