@@ -155,6 +155,6 @@ def test_a_despatch_callback_costs_one_task_start_before_the_erp_hears_of_it(dag
         assert f"erp-wms://{name}/despatch-received" in str(dag.timetable.asset_condition)
         roots = [t.task_id for t in dag.tasks if not t.upstream_task_ids]
         assert roots == ["confirm_despatches"], "no plan task before the callback path"
-        assert dag.get_task("confirm_despatches").pool == "dispatch_confirmation"
+        assert dag.get_task("confirm_despatches").pool == "dispatch_api"
     assert "post_shipments" not in dagbag.dags["northwind__dispatch_confirmation"].task_ids
     assert dagbag.dags["bluebird__dispatch_confirmation"].get_task("post_shipments").pool == "bluecherry_api"

@@ -29,7 +29,7 @@ SCHEMA_FILE = Path(__file__).with_name("fixtures") / "compose-spec.json"
 SCHEMA_SHA256 = "0dc04bd346dcfee1b1419628fff79937bbf076925f298f272a2b490e2b112bac"
 AIRFLOW_COMMANDS = {"api-server", "scheduler", "dag-processor", "triggerer", "celery worker"}
 SAMPLE_CONN_IDS = {"northwind_cin7core", "northwind_peoplevox", "bluebird_bluecherry", "bluebird_peoplevox",
-                   "erp_wms_ledger", "erp_wms_slack", "erp_wms_smtp"}
+                   "erp_wms_ledger", "erp_wms_slack", "erp_wms_smtp", "northwind_webhooks", "bluebird_webhooks"}
 SIMULATOR_PORTS = {"cin7core": 8701, "peoplevox": 8702, "bluecherry": 8703}
 VENDOR_OF = {"northwind_cin7core": "cin7core", "northwind_peoplevox": "peoplevox",
              "bluebird_bluecherry": "bluecherry", "bluebird_peoplevox": "peoplevox"}

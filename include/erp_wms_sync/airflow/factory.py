@@ -40,9 +40,9 @@ POOLS = {
     "peoplevox_api": (4, "Peoplevox IntegrationServiceV4 (SOAP)"),
     # dispatch confirmation never queues behind release tasks for a slot; its ERP calls still spend the key's
     # shared budget, at HIGH priority
-    "dispatch_confirmation": (4, "Despatch confirmations (Peoplevox report + ERP fulfilment), latency-critical"),
+    "dispatch_api": (4, "Despatch confirmations (Peoplevox report + ERP fulfilment), latency-critical"),
 }
-DISPATCH_POOL = "dispatch_confirmation"
+DISPATCH_POOL = "dispatch_api"
 
 
 def erp_pool(integration: Integration) -> str:
