@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.dispatch_latency import dispatch_latency  # noqa: F401 - a figure, run live (see its module)
 from benchmarks.harness import ROOT, World, timed, write_integration
 
 RAISED_SIM_RATE = 1_000_000  # the simulator effectively unlimited: the figure counts calls, not waits

@@ -45,6 +45,8 @@ FIGURES: dict[str, Figure] = {
     "dag_parse": Figure("dag_parse", (175,), (5,), 900),
     "release_calls": Figure("release_calls", (1_000, 10_000), (50,), 7200),
     "release_at_limit": Figure("release_at_limit", (1_000,), (60,), 7200, scaled=True),
+    # size = seconds per despatch rate (a live Airflow: minutes of wall time, so not in --quick)
+    "dispatch_latency": Figure("dispatch_latency", (150,), (), 3600),
 }
 
 

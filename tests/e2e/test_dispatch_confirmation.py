@@ -201,6 +201,7 @@ def test_bluecherry_shipments_are_posted_in_a_batch(stack, wired, run_dag) -> No
     shipments = [s for s in bc.book.shipments.values() if s.get("reference") == record.number]
     assert len(shipments) == 1 and list(shipments[0]["trackingNumbers"]) == ["1Z999"]
     assert bc.order(number)["status"] in ("SHIPPED", "PARTIALLY_SHIPPED")
+    assert despatches(wired)[record.number].erp_ref == shipments[0]["shipmentNumber"]
     run_dag("bluebird__dispatch_confirmation")
     assert len([s for s in bc.book.shipments.values() if s.get("reference") == record.number]) == 1
 
