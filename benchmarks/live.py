@@ -310,10 +310,20 @@ class LiveStack:
         return [str(dag["dag_id"]) for dag in found.get("dags", [])]
 
     def unpause(self, dag_id: str) -> None:
-        self._ok(self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False}), f"unpausing {dag_id}")
+        self._set_paused(dag_id, False)
 
     def pause(self, dag_id: str) -> None:
-        self._ok(self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": True}), f"pausing {dag_id}")
+        self._set_paused(dag_id, True)
+
+    def _set_paused(self, dag_id: str, paused: bool) -> None:
+        """Idempotent, so a 500 from Airflow's busy SQLite database is simply tried again (bounded)."""
+        answer = self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": paused})
+        for _ in range(TRIGGER_TRIES - 1):
+            if answer.status_code < 500:
+                break
+            time.sleep(2.0)
+            answer = self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": paused})
+        self._ok(answer, f"{'pausing' if paused else 'unpausing'} {dag_id}")
 
     def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
         """A manual run of ``dag_id``; its run id. Airflow on SQLite answers 500 when its database is busy: the
