@@ -6,6 +6,7 @@ Bulk, chunked queries only (a busy day has thousands of despatches); no SQL in t
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -90,7 +91,7 @@ def orders_by_wms_number(session: Session, integration: str, wms_numbers: Iterab
     return found
 
 
-def confirmed_between(session: Session, integration: str, since: object) -> list[DespatchRecord]:
+def confirmed_between(session: Session, integration: str, since: datetime) -> list[DespatchRecord]:
     """Despatches confirmed at or after ``since`` (naive UTC): the latency figures of a run."""
     return list(session.scalars(select(DespatchRecord).where(DespatchRecord.integration == integration,
                                                              DespatchRecord.confirmed_at >= since)))

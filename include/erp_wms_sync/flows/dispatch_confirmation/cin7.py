@@ -279,9 +279,9 @@ def _new_tracking(row: DespatchRecord) -> bool:
 def _reject(ctx: RunContext, number: str, exc: Rejected, *, shipped: bool = False) -> None:
     """Record Cin7's refusal; ``shipped``: a tracking update of a confirmed despatch (its state stays)."""
     with ctx.session() as session:
-        row, record = dispatch_repo.despatch_records(session, ctx.integration.name, [number])[number], None
-        records = dispatch_repo.orders_by_wms_number(session, ctx.integration.name, [row.wms_order_number])
-        record = records.get(row.wms_order_number)
+        row = dispatch_repo.despatch_records(session, ctx.integration.name, [number])[number]
+        record = dispatch_repo.orders_by_wms_number(session, ctx.integration.name,
+                                                    [row.wms_order_number]).get(row.wms_order_number)
         voided = "voided" in exc.message.lower()
         kind = CANCELLED if voided else REJECTED
         if row.step in IN_FLIGHT and exc.answered:
