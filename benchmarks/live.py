@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import sqlite3
@@ -185,11 +186,13 @@ class LiveStack:
             except subprocess.TimeoutExpired:
                 pass
         self._processes.clear()
+        if self.home != Path():
+            _kill_strays(self.home)
         self._session.close()
         still = [port for port in self.ports.values() if listening(port)]
         self.ports = {}
         if self._scratch is not None:
-            self._scratch.cleanup()
+            _remove_tree(Path(self._scratch.name))
             self._scratch = None
         if still:
             raise LiveStackError(f"ports still listening after the live stack stopped: {still}")
@@ -414,6 +417,37 @@ class LiveStack:
         kw.setdefault("timeout", HTTP_TIMEOUT)
         answer = self._session.request(method, f"{self.sim_root(name)}{path}", **kw)
         return self._ok(answer, f"{name} simulator {method} {path}")
+
+
+def _kill_strays(home: Path) -> None:
+    """Kill any process still running with this stack's ``AIRFLOW_HOME`` (one that left our process group)."""
+    marker = f"AIRFLOW_HOME={home}".encode()
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue  # gone, or not ours to read
+
+
+def _remove_tree(path: Path, attempts: int = 5) -> None:
+    """Remove a scratch tree; a log file still being flushed by a dying process gets a few more tries."""
+    for attempt in range(attempts):
+        try:
+            shutil.rmtree(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if attempt == attempts - 1:
+                shutil.rmtree(path, ignore_errors=True)  # leftover scratch in the temp dir harms nothing
+                return
+            time.sleep(1.0)
 
 
 def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
