@@ -23,6 +23,7 @@ import requests
 
 from erp_wms_sync.connectors.budget import BudgetRule, Priority, make_budget
 from erp_wms_sync.connectors.cin7core_fulfilment import Cin7FulfilmentCalls
+from erp_wms_sync.connectors.cin7core_stock import Cin7StockCalls
 from erp_wms_sync.connectors.parsing import (
     FieldReader,
     Pager,
@@ -105,10 +106,11 @@ class Cin7Location:
                    bins=tuple(text(b.get("Name")) for b in bins if isinstance(b, dict)), raw=row)
 
 
-class Cin7CoreClient(Cin7FulfilmentCalls):
+class Cin7CoreClient(Cin7FulfilmentCalls, Cin7StockCalls):
     """Client of one Cin7 Core account (an API application: account id + application key).
 
-    The fulfilment (pick, pack, ship) and webhook calls come from :class:`Cin7FulfilmentCalls`."""
+    The fulfilment (pick, pack, ship) and webhook calls come from :class:`Cin7FulfilmentCalls`; stock levels,
+    stock adjustments and credit notes from :class:`Cin7StockCalls`."""
 
     def __init__(self, base_url: str, account_id: str, application_key: str, *, rate_per_minute: float = 60,
                  rate_window_seconds: float = 60.0, budget_url: str | None = None,
