@@ -21,7 +21,16 @@ from erp_wms_sync.config import Integration, load_integration
 from erp_wms_sync.ledger.db import session_scope
 from erp_wms_sync.ledger.models import SecurityEvent, WebhookInbox
 from erp_wms_sync.webhooks import MAX_BODY_BYTES, PACKAGE_DESPATCHED, PACKAGE_TRACKING_RECEIVED
-from erp_wms_sync.webhooks.receiver import create_app, hide_tokens, install_token_log_filter
+from erp_wms_sync.webhooks.receiver import (
+    LAST,
+    RECORD,
+    SECURITY_EVENTS_PER_MINUTE,
+    SUPPRESS,
+    SecurityFlood,
+    create_app,
+    hide_tokens,
+    install_token_log_filter,
+)
 from erp_wms_sync.webhooks.secrets import StaticSecretSource
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,6 +151,31 @@ def test_bad_token_is_refused_and_recorded_without_query(client: TestClient, led
                                                                                   reason, 401)
     assert (event.method, event.path, event.remote_addr) == ("GET", PVX, "203.0.113.7")
     assert "?" not in event.path and "D-501" not in event.reason
+
+
+def test_a_flood_of_bad_callbacks_is_refused_without_filling_the_ledger(client: TestClient, ledger_url: str) -> None:
+    answers = [client.get(PVX, params={"token": f"guess-{n}", "DespatchNumber": "D-1"}).status_code
+               for n in range(SECURITY_EVENTS_PER_MINUTE + 40)]
+
+    assert set(answers) == {401}  # every one is still refused
+    events = security_events(ledger_url)
+    assert len(events) == SECURITY_EVENTS_PER_MINUTE and all(e.status_code == 401 for e in events)
+    assert inbox_rows(ledger_url) == []
+
+
+def test_flood_summary_counts_what_was_not_recorded_one_by_one() -> None:
+    now = [1000.0]
+    flood = SecurityFlood(limit=3, clock=lambda: now[0])
+
+    verdicts = [flood.admit("northwind", "peoplevox", "198.51.100.9") for _ in range(7)]
+    other = flood.admit("northwind", "peoplevox", "198.51.100.10")  # another address has its own count
+    now[0] += 61
+    after = flood.admit("northwind", "peoplevox", "198.51.100.9")
+
+    assert [v for v, _ in verdicts] == [RECORD, RECORD, LAST, SUPPRESS, SUPPRESS, SUPPRESS, SUPPRESS]
+    assert all(summary is None for _, summary in verdicts) and other == (RECORD, None)
+    assert after[0] == RECORD and after[1] is not None
+    assert after[1].startswith("4 more refused peoplevox requests from 198.51.100.9 in one minute")
 
 
 def test_unauthenticated_oversize_body_is_refused_before_it_is_read(client: TestClient, ledger_url: str) -> None:

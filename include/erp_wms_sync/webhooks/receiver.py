@@ -77,6 +77,52 @@ class TokenFilter(logging.Filter):
 
 _TOKEN_FILTER = TokenFilter()
 
+#: Refused requests from one address recorded one by one per minute; the rest are counted in one summary event.
+SECURITY_EVENTS_PER_MINUTE = 30
+RECORD, LAST, SUPPRESS = "record", "last", "suppress"
+
+
+class SecurityFlood:
+    """Counts refused requests per (integration, source, address) and minute, so a flood is bounded.
+
+    :meth:`admit` says whether this refusal is recorded (``record``), is the last one recorded this minute
+    (``last``) or only counted (``suppress``); when a new minute starts after a suppressed burst it also returns
+    the summary to keep ("… N more refused requests …"). Thread-safe; memory bounded by :data:`MAX_KEYS`."""
+
+    MAX_KEYS = 1000
+
+    def __init__(self, limit: int = SECURITY_EVENTS_PER_MINUTE, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[str | None, str, str | None], list[float]] = {}  # key -> [minute start, count]
+
+    def admit(self, integration: str | None, source: str, remote: str | None) -> tuple[str, str | None]:
+        key = (integration, source, remote)
+        now = self.clock()
+        summary: str | None = None
+        with self._lock:
+            entry = self._seen.get(key)
+            if entry is None or now - entry[0] >= 60.0:
+                if entry is not None and entry[1] > self.limit:
+                    summary = (f"{int(entry[1] - self.limit)} more refused {source} requests from "
+                               f"{remote or 'an unknown address'} in one minute, counted and not recorded one by one")
+                if entry is None and len(self._seen) >= self.MAX_KEYS:
+                    self._forget(now)
+                entry = self._seen[key] = [now, 0.0]
+            entry[1] += 1
+            count = entry[1]
+        if count < self.limit:
+            return RECORD, summary
+        return (LAST if count == self.limit else SUPPRESS), summary
+
+    def _forget(self, now: float) -> None:
+        """Drop finished minutes (their summaries are lost only when more than MAX_KEYS addresses knock at once)."""
+        for key in [k for k, (start, _) in self._seen.items() if now - start >= 60.0]:
+            del self._seen[key]
+        while len(self._seen) >= self.MAX_KEYS:
+            self._seen.pop(next(iter(self._seen)))
+
 
 def install_token_log_filter() -> None:
     """Add the :class:`TokenFilter` to the web servers' access/error loggers (once; later calls do nothing)."""
@@ -249,16 +295,32 @@ def create_app(*, integrations: Callable[[], Mapping[str, Integration]], secrets
     app.state.outbox = outbox
     app.state.ledger = ledger
 
+    flood = SecurityFlood()
+
     def refuse(request: Request, source: str, integration: str | None, status: int, reason: str) -> Refusal:
-        """Keep a security event for the refused request (path only) and build the answer."""
+        """Keep a security event for the refused request (path only) and build the answer.
+
+        A flood from one address is recorded one by one only up to :data:`SECURITY_EVENTS_PER_MINUTE` a minute;
+        the rest of that minute is counted and kept as one summary event, so nobody can fill the ledger (or the
+        log) by knocking."""
         method, path = request.method, request.url.path
         remote = request.client.host if request.client else None
-        try:
-            inbox.record_security_event(ledger(), integration=integration, source=source, reason=reason,
-                                        status_code=status, method=method, path=path, remote_addr=remote)
-        except Exception as exc:  # the refusal stands even when it cannot be recorded
-            log.error("could not record a security event: %s", redact_known(str(exc)))
-        log.warning("refused %s callback %s %r from %s: %s (HTTP %d)", source, method, path, remote, reason, status)
+        verdict, summary = flood.admit(integration, source, remote)
+        events = [(reason, status, method, path)] if verdict != SUPPRESS else []
+        if summary:
+            events.append((summary, 429, "-", "(many refused requests)"))
+        for why, code, verb, where in events:
+            try:
+                inbox.record_security_event(ledger(), integration=integration, source=source, reason=why,
+                                            status_code=code, method=verb, path=where, remote_addr=remote)
+            except Exception as exc:  # the refusal stands even when it cannot be recorded
+                log.error("could not record a security event: %s", redact_known(str(exc)))
+        if verdict == RECORD:
+            log.warning("refused %s callback %s %r from %s: %s (HTTP %d)", source, method, path, remote, reason,
+                        status)
+        elif verdict == LAST:
+            log.warning("refused %s callback %s %r from %s: %s (HTTP %d); more refusals from %s this minute are "
+                        "counted, not logged one by one", source, method, path, remote, reason, status, remote)
         return Refusal(status, reason)
 
     def authenticate(request: Request, source: str, name: str) -> tuple[Integration, WebhookSecret]:
