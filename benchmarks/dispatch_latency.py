@@ -33,6 +33,7 @@ RELEASE = f"{INTEGRATION}__order_release"
 DISPATCH = f"{INTEGRATION}__dispatch_confirmation"
 ITEM_SYNC = f"{INTEGRATION}__item_master_sync"
 SKUS = ("NWO-BOOT-10", "NWO-BOOT-11", "NWO-BAG-REG", "NWO-TEE-M")
+CIN7_LOCATION = "Main Warehouse"
 ADDRESS = {"Line1": "1 High St", "City": "Leeds", "Postcode": "LS1 1AA", "Country": "GB"}
 CALLBACK_RATES = (5, 10, 20)
 POLL_RATE = 10
@@ -69,7 +70,7 @@ class Floor:
     def new_order(self) -> str:
         lines = [{"SKU": SKUS[(self.created + k) % len(SKUS)], "Quantity": 1 + k} for k in range(2)]
         sale = self.live.sim("cin7core", "POST", "/_sim/sales", json={
-            "Customer": "Jane Doe", "Location": "Main Warehouse", "ShippingAddress": ADDRESS,
+            "Customer": "Jane Doe", "Location": CIN7_LOCATION, "ShippingAddress": ADDRESS,
             "Carrier": "Royal Mail", "Lines": lines})
         self.created += 1
         number = str(sale["Order"]["SaleOrderNumber"])
@@ -120,6 +121,9 @@ def prepare(live: LiveStack, floor: Floor, backlog: int) -> None:
     live.wait_run(ITEM_SYNC, live.trigger(ITEM_SYNC), timeout=RELEASE_TIMEOUT)
     live.sim("peoplevox", "POST", f"/_sim/{INTEGRATION}/warehouse/goods-in",
              json={"site": "MAIN", "lines": dict.fromkeys(SKUS, 100_000)})
+    for sku in SKUS:  # the ERP's books hold the same stock: a pick Cin7 refuses would measure the shelf, not us
+        live.sim("cin7core", "POST", "/_sim/stock",
+                 json={"SKU": sku, "Location": CIN7_LOCATION, "OnHand": 100_000, "UnitCost": 5})
     for _ in range(backlog):
         floor.new_order()
     live.wait_run(RELEASE, live.trigger(RELEASE), timeout=RELEASE_TIMEOUT)
@@ -163,6 +167,9 @@ def level(live: LiveStack, floor: Floor, rate: int, seconds: int, *, poll_only: 
     common = {"mode": mode, "despatches": len(made), "confirmed": len(confirmed),
               "unconfirmed": len(made) - len(confirmed), "starved_ticks": starved, "seconds": seconds,
               "confirmed_by": sources, "dispatch_schedule": POLL_SCHEDULE}
+    missing = [n for n in made if n not in confirmed]
+    if missing:  # why: what the ledger holds for each, so the table can say it
+        common["unconfirmed_why"] = where_they_stand(live, missing)
     per = max(len(confirmed), 1)
     suffix = "_poll_only" if poll_only else ""
     return [
@@ -186,6 +193,27 @@ def confirmations(live: LiveStack, numbers: list[str]) -> dict[str, tuple[dateti
     except sqlite3.OperationalError:  # busy for longer than the timeout: read again on the next round
         return {}
     return {str(number): (_naive(at), str(source)) for number, at, source in rows}
+
+
+def where_they_stand(live: LiveStack, numbers: list[str]) -> dict[str, Any]:
+    """For despatches not confirmed in time: the ledger's row (state, step, attempts) and any open exception."""
+    marks = ",".join("?" * len(numbers))
+    out: dict[str, Any] = {n: {"ledger": "no despatch row (not yet collected)"} for n in numbers}
+    try:
+        with closing(live.ledger()) as db:
+            for number, state, step, attempts, order in db.execute(
+                    f"SELECT despatch_number, state, step, attempts, wms_order_number FROM despatches "
+                    f"WHERE despatch_number IN ({marks})", numbers):
+                problems = [f"{kind}: {summary}" for kind, summary in db.execute(
+                    "SELECT type, summary FROM exceptions WHERE status = 'open' AND entity_key IN (?, ?)",
+                    (number, order))]
+                out[str(number)] = {"ledger": f"{state}/{step or '-'} after {attempts} attempts",
+                                    "order": order, "open_exceptions": problems}
+            runs = live.runs(DISPATCH)[-5:]
+            out["last_dispatch_runs"] = [f"{r.get('run_type')} {r.get('state')} {r.get('start_date')}" for r in runs]
+    except Exception as exc:  # diagnostics only: never lose the figure over them
+        out["error"] = f"could not read where they stand: {exc}"
+    return out
 
 
 def _naive(value: Any) -> datetime:

@@ -12,8 +12,15 @@ TITLES = {
     "orders_released_per_minute_at_60_per_minute": "Orders released per minute at Cin7's 60 calls/min",
     "dag_parse_seconds": "DAG folder parse time",
     "gx_validation_seconds": "GX validation of order lines",
+    "dispatch_latency_p50_seconds": "Despatch → Cin7 shipped, p50",
+    "dispatch_latency_p95_seconds": "Despatch → Cin7 shipped, p95",
+    "cin7_dispatch_calls_per_despatch": "Cin7 calls per despatch",
+    "dispatch_latency_poll_only_p50_seconds": "Despatch → Cin7 shipped, callbacks dropped, p50",
+    "dispatch_latency_poll_only_p95_seconds": "Despatch → Cin7 shipped, callbacks dropped, p95",
+    "cin7_dispatch_calls_per_despatch_poll_only": "Cin7 calls per despatch, callbacks dropped",
 }
 SIZE_UNITS = {"dag_parse_seconds": "integrations", "gx_validation_seconds": "lines"}
+SIZE_UNITS.update({figure: "despatches/min" for figure in TITLES if "dispatch" in figure})
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -43,6 +50,12 @@ def notes(entry: dict[str, Any]) -> str:
     if "by_endpoint" in detail:
         top = sorted(detail["by_endpoint"].items(), key=lambda kv: -kv[1])
         parts.append(", ".join(f"{name} {_number(value)}" for name, value in top))
+    if "despatches" in detail:
+        by = ", ".join(f"{source} {count}" for source, count in sorted(detail.get("confirmed_by", {}).items()))
+        parts.append(f"{detail['confirmed']} of {detail['despatches']} confirmed ({by or 'none'})"
+                     f" in {detail['seconds']} s")
+        if detail.get("unconfirmed_why"):
+            parts.append("unconfirmed: " + " ".join(str(detail["unconfirmed_why"]).split())[:200])
     if "released" in detail:
         parts.append(f"released {detail['released']:,}")
     if detail.get("failed_tasks"):

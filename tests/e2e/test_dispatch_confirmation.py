@@ -8,7 +8,6 @@ re-run — and BlueCherry as shipments posted in a batch. The callback path unde
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from erp_wms_simulators.peoplevox import Warehouse
 from erp_wms_sync.ledger.db import session_scope
 from erp_wms_sync.ledger.models import DespatchRecord, WebhookInbox
 from tests.e2e.conftest import task_states
+from tests.e2e.dispatch_support import shipped_boxes
 from tests.e2e.orders_support import cin7_sale, open_exceptions
 
 pytestmark = pytest.mark.e2e
@@ -35,18 +35,7 @@ def dispatch_calls(stack: Any) -> int:
 
 def shipped(stack: Any, sale_id: str) -> list[dict[str, Any]]:
     """Every shipped box of the sale: {task, box, tracking, carrier, skus}."""
-    sale = stack.cin7core.sale(sale_id)
-    out = []
-    for task in sale.get("Fulfilments") or []:
-        packed: Counter[str] = Counter()
-        for line in (task.get("Pack") or {}).get("Lines") or []:
-            packed[line["SKU"]] += int(line["Quantity"])
-        for line in (task.get("Ship") or {}).get("Lines") or []:
-            if line.get("IsShipped"):
-                out.append({"task": task["TaskID"], "box": line.get("Boxes") or line.get("Box"),
-                            "tracking": line.get("TrackingNumber"), "carrier": line.get("Carrier"),
-                            "skus": dict(packed)})
-    return out
+    return shipped_boxes(stack.cin7core.sale(sale_id))
 
 
 def despatches(url: str) -> dict[str, DespatchRecord]:

@@ -25,6 +25,8 @@ import pytest
 import requests
 from benchmarks.live import ROOT, SAMPLE_INTEGRATIONS, LiveStack
 
+from tests.e2e.dispatch_support import shipped_boxes
+
 pytestmark = pytest.mark.e2e
 
 NORTHWIND, BLUEBIRD = "northwind", "bluebird"
@@ -322,16 +324,7 @@ def shipped(live: LiveStack, sale_id: str) -> list[dict[str, Any]]:
     answer.raise_for_status()
     sale = answer.json()
     assert sale.get("ID") == sale_id, f"asked Cin7 for sale {sale_id}, got {sale.get('ID')}"
-    boxes = []
-    for task in sale.get("Fulfilments") or []:
-        packed: Counter[str] = Counter()
-        for line in (task.get("Pack") or {}).get("Lines") or []:
-            packed[line["SKU"]] += int(line["Quantity"])
-        for line in (task.get("Ship") or {}).get("Lines") or []:
-            if line.get("IsShipped"):
-                boxes.append({"box": line.get("Boxes") or line.get("Box"), "tracking": line.get("TrackingNumber"),
-                              "carrier": line.get("Carrier"), "skus": dict(packed)})
-    return boxes
+    return [{key: value for key, value in box.items() if key != "task"} for box in shipped_boxes(sale)]
 
 
 def bluecherry_shipments(live: LiveStack, order_number: str) -> list[dict[str, Any]]:
