@@ -34,6 +34,7 @@ from erp_wms_sync.config_sections import (
     Problem,
     ReconciliationSettings,
     SettingProblems,
+    StockSettings,
     StrictModel,
     WmsSettings,
     WriteBack,
@@ -46,7 +47,7 @@ from erp_wms_sync.errors import ConfigError
 from erp_wms_sync.schedules import Finding, cron_finding, timezone_finding
 
 __all__ = ["DEFAULT_OWNERS", "DEFAULT_SCHEDULES", "FLOWS", "AlertSettings", "ConfigError",
-           "DispatchSettings", "ErpKind", "ErpSettings",
+           "DispatchSettings", "ErpKind", "ErpSettings", "StockSettings",
            "FileCheck", "Integration", "ItemCodeSettings", "LocationMap", "OrderSettings", "Problem",
            "ReconciliationSettings", "Scan", "WmsSettings", "WriteBack", "check_file", "check_integration",
            "integration_files", "load_all", "load_integration", "scan_files", "scan_folder", "validate_files"]
@@ -94,6 +95,7 @@ DEFAULT_OWNERS = {
     "despatch_without_tracking": "warehouse",  # confirmed without tracking; closes when tracking arrives
     "failed_stock_increment": "finance+warehouse",
     "stale_stock_event": "finance+warehouse",
+    "invalid_stock_movement": "warehouse",  # an unreadable Item movement history row holds its SKU x site
     "return_not_restocked": "finance",
     "credit_before_stock_in": "finance",
     "orphaned_order": "ops",
@@ -125,6 +127,7 @@ class Integration(StrictModel):
     paused_flows: list[str] = Field(default_factory=list)
     item_codes: ItemCodeSettings = Field(default_factory=ItemCodeSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    stock: StockSettings = Field(default_factory=StockSettings)
 
     # Field validators run in declaration order and see the fields declared before theirs in ``info.data``.
     @field_validator("timezone")

@@ -89,6 +89,33 @@ class DispatchSettings(StrictModel):
     max_despatches_per_run: int = Field(default=500, gt=0, le=10_000)
 
 
+class StockSettings(StrictModel):
+    """Inventory sync: which Peoplevox locations hold stock the ERP counts, and how movements are batched.
+
+    A location counts when it matches ``sellable_locations`` and matches neither ``non_sellable_locations`` nor
+    ``outside_locations``. Entries are exact names or ``PREFIX*`` (``*`` alone takes every location), compared
+    case-insensitively. Cin7 Core keeps picked stock on hand until it is shipped, so the despatch area counts;
+    quarantine (damaged returns) does not. ``outside_locations`` are Peoplevox's pseudo-locations where stock
+    enters or leaves the warehouse (goods in, customer, despatched, adjustments, counts, short picks)."""
+
+    sellable_locations: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    non_sellable_locations: list[str] = Field(default_factory=lambda: ["QUARANTINE*"])
+    outside_locations: list[str] = Field(default_factory=lambda: [
+        "Goods in", "Customer", "Despatched", "Adjustment", "Stock count", "Short pick"])
+    report_overlap_minutes: int = Field(default=30, ge=1, le=24 * 60,
+                                        description="each read of the Item movement history re-reads this far back")
+    max_lines_per_adjustment: int = Field(default=200, gt=0, le=1000,
+                                          description="SKU x location lines per Cin7 stock adjustment call")
+    max_movements_per_run: int = Field(default=20_000, gt=0, le=1_000_000)
+
+    @field_validator("sellable_locations")
+    @classmethod
+    def _some_sellable(cls, value: list[str]) -> list[str]:
+        if not [entry for entry in value if entry.strip()]:
+            raise ValueError("name at least one sellable location (or '*' for every location)")
+        return value
+
+
 class LocationMap(StrictModel):
     erp: str = Field(min_length=1, description="ERP location (Cin7 Core) or warehouse code (BlueCherry)")
     wms_site: str = Field(min_length=1, description="Peoplevox site reference")

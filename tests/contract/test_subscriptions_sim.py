@@ -1,5 +1,6 @@
-"""Callback subscriptions against the simulators: the Peoplevox simulator calls the URL a sync registered when a
-package leaves the warehouse (a local HTTP recorder plays the receiver), a Cin7 Core webhook deactivated after six
+"""Callback subscriptions against the simulators: the Peoplevox simulator calls the URLs a sync registered when a
+package leaves the warehouse, when stock moves and when goods come back (a local HTTP recorder plays the receiver,
+and every stock and returns callback is one the receiver accepts), a Cin7 Core webhook deactivated after six
 failed deliveries is made active again by the next sync, and ``erp-wms-sync subscriptions`` works from
 ``AIRFLOW_CONN_*`` connections alone."""
 
@@ -9,6 +10,7 @@ import base64
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -20,12 +22,21 @@ from erp_wms_sync.connectors.cin7core import Cin7CoreClient
 from erp_wms_sync.connectors.peoplevox import PeoplevoxClient
 from erp_wms_sync.connectors.transport import RetryPolicy
 from erp_wms_sync.ledger.db import session_scope
-from erp_wms_sync.webhooks import CIN7_ORDER_AUTHORISED, PACKAGE_DESPATCHED, PACKAGE_TRACKING_RECEIVED
+from erp_wms_sync.webhooks import (
+    AVAILABILITY_CHANGES,
+    CIN7_ORDER_AUTHORISED,
+    INCREMENTAL_CHANGES,
+    PACKAGE_DESPATCHED,
+    PACKAGE_TRACKING_RECEIVED,
+    PEOPLEVOX_ACCEPTED_EVENTS,
+    RETURNS,
+)
+from erp_wms_sync.webhooks.inbox import peoplevox_callback
 from erp_wms_sync.webhooks.subscriptions import SyncReport, stored_subscriptions, sync_subscriptions
 from tests.contract.conftest_peoplevox import PVX_CLIENT, PVX_PASSWORD, PVX_USER, PeoplevoxSim
 from tests.contract.fixtures_cin7_sales import CUSTOMER, MAIN, FakeMonotonic, Receiver
 from tests.contract.fixtures_erp import CIN7_HEADERS, ErpSim
-from tests.contract.fixtures_peoplevox_warehouse import CallbackReceiver, PvxWorld
+from tests.contract.fixtures_peoplevox_warehouse import CallbackReceiver, PvxWorld, Received
 
 INTEGRATIONS = Path(__file__).resolve().parents[2] / "include" / "integrations"
 NORTHWIND = load_integration(INTEGRATIONS / "northwind.yaml")
@@ -34,6 +45,7 @@ SECRET = "contract-Secret_0123456789abcdef"
 NEW_SECRET = "rotated-Secret_fedcba9876543210"
 FAST = RetryPolicy(max_attempts=2, backoff_base=0.001, backoff_max=0.002)
 TEE = "NWO-TEE-M"
+N_PVX = len(PEOPLEVOX_ACCEPTED_EVENTS)
 
 
 def peoplevox(sim: PeoplevoxSim) -> PeoplevoxClient:
@@ -59,19 +71,33 @@ def despatch(world: PvxWorld, number: str) -> None:
     world.warehouse.despatch(number, carrier="Royal Mail", tracking=f"TRK-{number}")
 
 
+def delivered(world: PvxWorld, receiver: CallbackReceiver, already: int = 0) -> dict[str, list[Received]]:
+    """The callbacks the simulator sends now (after the ``already`` received before), by event type."""
+    count = world.deliver()
+    by_event: dict[str, list[Received]] = {}
+    for call in receiver.wait_for(already + count)[already:]:
+        by_event.setdefault(call.path.rsplit("/", 1)[1], []).append(call)
+    return by_event
+
+
+def accepted(call: Received, integration: str, secret: str) -> None:
+    """The receiver's own reading of a callback: raises Malformed where it would answer 400."""
+    peoplevox_callback(integration, call.path.rsplit("/", 1)[1], urlencode(call.query, doseq=True), secret)
+
+
 # ---- Peoplevox ---------------------------------------------------------------------------------------------
 def test_peoplevox_calls_the_registered_url_once_per_package(ledger_url: str, pvx_world: PvxWorld,
                                                              callback_receiver: CallbackReceiver) -> None:
     base_url = callback_receiver.url + "/erp-wms"
     wms = peoplevox(pvx_world.sim)
-    assert actions(sync(ledger_url, BLUEBIRD, wms, None, base_url)) == ["created", "created"]
-    assert actions(sync(ledger_url, BLUEBIRD, wms, None, base_url)) == ["kept", "kept"]
-    assert len(pvx_world.sim.state.subscriptions(PVX_CLIENT)) == 2
+    assert actions(sync(ledger_url, BLUEBIRD, wms, None, base_url)) == ["created"] * N_PVX
+    assert actions(sync(ledger_url, BLUEBIRD, wms, None, base_url)) == ["kept"] * N_PVX
+    assert len(pvx_world.sim.state.subscriptions(PVX_CLIENT)) == N_PVX
 
     despatch(pvx_world, "SO-1")
-    pvx_world.deliver()
-    calls = {call.path.rsplit("/", 1)[1]: call for call in callback_receiver.wait_for(2)}
-    assert set(calls) == {PACKAGE_DESPATCHED, PACKAGE_TRACKING_RECEIVED}
+    by_event = delivered(pvx_world, callback_receiver)
+    assert (len(by_event[PACKAGE_DESPATCHED]), len(by_event[PACKAGE_TRACKING_RECEIVED])) == (1, 1)
+    calls = {event: found[0] for event, found in by_event.items()}
     call = calls[PACKAGE_DESPATCHED]
     assert (call.method, call.path) == ("GET", f"/erp-wms/hooks/peoplevox/bluebird/{PACKAGE_DESPATCHED}")
     assert call.query["token"] == [SECRET]
@@ -79,17 +105,36 @@ def test_peoplevox_calls_the_registered_url_once_per_package(ledger_url: str, pv
         (["SO-1"], ["PKG0000001"], ["Royal Mail"])
     assert calls[PACKAGE_TRACKING_RECEIVED].query["TrackingNumber"] == ["TRK-SO-1"]
 
+    # Goods in and the despatch moved stock: the stock callbacks carry what inventory sync reads, and the
+    # receiver takes every one of them.
+    movements = by_event[INCREMENTAL_CHANGES]
+    assert sorted(int(c.query["QuantityChanged"][0]) for c in movements) == [-2, 2]
+    assert all(c.query["ItemCode"] == ["MUG-BLUE"] and c.query["Site"] == ["MAIN"] for c in movements)
+    assert all(c.query["HistoryId"][0].isdigit() for c in movements)
+    assert by_event[AVAILABILITY_CHANGES] and all(c.query["ItemCode"] == ["MUG-BLUE"]
+                                                  for c in by_event[AVAILABILITY_CHANGES])
+    for stock_call in movements + by_event[AVAILABILITY_CHANGES]:
+        assert stock_call.query["token"] == [SECRET]
+        accepted(stock_call, "bluebird", SECRET)
+    received = len(callback_receiver.requests)
+    pvx_world.warehouse.receive_return("SO-1", {"MUG-BLUE": 1}, "sellable", "RC-1")
+    (returned,) = delivered(pvx_world, callback_receiver, received)[RETURNS]
+    assert (returned.query["ReturnCode"], returned.query["SalesOrderNumber"], returned.query["Quantity"]) == (
+        ["RC-1"], ["SO-1"], ["1"])
+    accepted(returned, "bluebird", SECRET)
+
     report = sync(ledger_url, BLUEBIRD, wms, None, base_url, secret=NEW_SECRET)
-    assert actions(report) == ["updated", "updated"]
+    assert actions(report) == ["updated"] * N_PVX
     remaining = pvx_world.sim.state.subscriptions(PVX_CLIENT)
     assert sorted(s.subscription_id for s in remaining) == sorted(int(c.external_id) for c in report.changes)
     assert all(f"token={NEW_SECRET}&" in s.url for s in remaining)
+    received = len(callback_receiver.requests)
     despatch(pvx_world, "SO-2")
-    pvx_world.deliver()
-    later = callback_receiver.wait_for(4)[2:]
-    assert len(callback_receiver.requests) == 4  # the old subscriptions are gone: one callback per event
-    assert sorted(c.path.rsplit("/", 1)[1] for c in later) == sorted([PACKAGE_DESPATCHED, PACKAGE_TRACKING_RECEIVED])
-    assert all(c.query["token"] == [NEW_SECRET] and c.query["SalesOrderNumber"] == ["SO-2"] for c in later)
+    later = delivered(pvx_world, callback_receiver, received)
+    # the old subscriptions are gone: one callback per despatch event, every one with the new secret
+    assert (len(later[PACKAGE_DESPATCHED]), len(later[PACKAGE_TRACKING_RECEIVED])) == (1, 1)
+    assert all(c.query["token"] == [NEW_SECRET] for found in later.values() for c in found)
+    assert later[PACKAGE_DESPATCHED][0].query["SalesOrderNumber"] == ["SO-2"]
 
 
 def test_force_leaves_exactly_one_peoplevox_subscription_per_event(ledger_url: str, pvx_world: PvxWorld,
@@ -99,9 +144,9 @@ def test_force_leaves_exactly_one_peoplevox_subscription_per_event(ledger_url: s
     first = sync(ledger_url, BLUEBIRD, wms, None, base_url)
     pvx_world.sim.state.remove_subscription(PVX_CLIENT, int(first.changes[0].external_id))  # lost in Peoplevox
     forced = sync(ledger_url, BLUEBIRD, wms, None, base_url, force=True)
-    assert actions(forced) == ["updated", "updated"]
+    assert actions(forced) == ["updated"] * N_PVX
     events = sorted(s.event_type for s in pvx_world.sim.state.subscriptions(PVX_CLIENT))
-    assert events == sorted([PACKAGE_DESPATCHED, PACKAGE_TRACKING_RECEIVED])
+    assert events == sorted(PEOPLEVOX_ACCEPTED_EVENTS)
     with session_scope(ledger_url) as session:
         stored = {r.event_type: r.external_id for r in stored_subscriptions(session, ["bluebird"])}
     assert stored == {c.event_type: c.external_id for c in forced.changes}
@@ -144,11 +189,11 @@ def test_a_webhook_cin7_deactivated_is_reactivated_by_sync(ledger_url: str, cin7
     wms, erp = peoplevox(peoplevox_sim), cin7_webhooks(cin7_sim, ledger_url)
     cin7_sim.state.callbacks.clock = FakeMonotonic()  # deliveries happen only when the test pumps them
     report = sync(ledger_url, NORTHWIND, wms, erp, base_url, login="cin7")
-    assert actions(report) == ["created", "created", "created"]
+    assert actions(report) == ["created"] * (N_PVX + 1)
     (hook,) = sim_hooks(cin7_sim)
     assert (hook["Type"], hook["ExternalURL"], hook["ExternalAuthorizationType"], hook["IsActive"]) == \
         (CIN7_ORDER_AUTHORISED, callback, "basicauth", True)
-    assert report.changes[2].external_id == hook["ID"]
+    assert report.changes[-1].external_id == hook["ID"]
 
     receiver.statuses = [500] * 6
     authorise_sale(cin7_sim)
@@ -157,7 +202,7 @@ def test_a_webhook_cin7_deactivated_is_reactivated_by_sync(ledger_url: str, cin7
     assert sim_hooks(cin7_sim)[0]["IsActive"] is False
 
     report = sync(ledger_url, NORTHWIND, wms, erp, base_url, login="cin7")
-    assert actions(report) == ["kept", "kept", "reactivated"]
+    assert actions(report) == ["kept"] * N_PVX + ["reactivated"]
     assert sim_hooks(cin7_sim)[0]["IsActive"] is True
     authorise_sale(cin7_sim)
     assert cin7_sim.state.callbacks.pump(force=True) == 1
@@ -207,19 +252,22 @@ def test_cli_sync_and_list_from_environment_connections(ledger_url: str, pvx_wor
             "--integrations-dir", str(INTEGRATIONS), "--base-url", callback_receiver.url + "/erp-wms"]
     assert cli.main(args) == 0
     out = capsys.readouterr().out
-    assert out.startswith("bluebird: 2 created") and f"peoplevox {PACKAGE_DESPATCHED}: created (id " in out
+    assert out.startswith(f"bluebird: {N_PVX} created") and f"peoplevox {PACKAGE_DESPATCHED}: created (id " in out
+    assert f"peoplevox {INCREMENTAL_CHANGES}: created (id " in out and f"peoplevox {RETURNS}: created (id " in out
     assert SECRET not in out
-    assert cli.main(args) == 0 and capsys.readouterr().out.startswith("bluebird: 2 kept")
+    assert cli.main(args) == 0 and capsys.readouterr().out.startswith(f"bluebird: {N_PVX} kept")
 
     despatch(pvx_world, "SO-9")
-    pvx_world.deliver()
-    calls = callback_receiver.wait_for(2)  # --base-url won over the connection's host
-    assert {c.path for c in calls} == {f"/erp-wms/hooks/peoplevox/bluebird/{event}"
-                                       for event in (PACKAGE_DESPATCHED, PACKAGE_TRACKING_RECEIVED)}
+    calls = [c for found in delivered(pvx_world, callback_receiver).values() for c in found]
+    # --base-url won over the connection's host
+    assert {c.path for c in calls} >= {f"/erp-wms/hooks/peoplevox/bluebird/{event}"
+                                       for event in (PACKAGE_DESPATCHED, PACKAGE_TRACKING_RECEIVED,
+                                                     INCREMENTAL_CHANGES)}
+    assert all(c.path.startswith("/erp-wms/hooks/peoplevox/bluebird/") for c in calls)
     assert all(c.query["token"] == [SECRET] for c in calls)
 
     assert cli.main(["subscriptions", "list", "--ledger-url", ledger_url]) == 0
     listing = capsys.readouterr().out.splitlines()
-    assert [line.split()[:3] for line in listing[1:]] == [["bluebird", "peoplevox", PACKAGE_DESPATCHED],
-                                                         ["bluebird", "peoplevox", PACKAGE_TRACKING_RECEIVED]]
+    assert [line.split()[:3] for line in listing[1:]] == [["bluebird", "peoplevox", event]
+                                                         for event in sorted(PEOPLEVOX_ACCEPTED_EVENTS)]
     assert all("token=***" in line and SECRET not in line for line in listing[1:])

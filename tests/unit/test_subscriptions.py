@@ -21,7 +21,15 @@ from erp_wms_sync.flows import webhook_subscriptions as flow
 from erp_wms_sync.flows.common import RunContext
 from erp_wms_sync.ledger.db import session_scope
 from erp_wms_sync.ledger.models import Subscription
-from erp_wms_sync.webhooks import CIN7_ORDER_AUTHORISED, PACKAGE_DESPATCHED, PACKAGE_TRACKING_RECEIVED
+from erp_wms_sync.webhooks import (
+    AVAILABILITY_CHANGES,
+    CIN7_ORDER_AUTHORISED,
+    INCREMENTAL_CHANGES,
+    PACKAGE_DESPATCHED,
+    PACKAGE_TRACKING_RECEIVED,
+    PEOPLEVOX_ACCEPTED_EVENTS,
+    RETURNS,
+)
 from erp_wms_sync.webhooks.subscriptions import SubscriptionError, SyncReport, stored_subscriptions, sync_subscriptions
 
 INTEGRATIONS = Path(__file__).resolve().parents[2] / "include" / "integrations"
@@ -31,6 +39,8 @@ BASE = "https://airflow.example.com/erp-wms"
 SECRET = "s3cret-Token_0123456789abcdef"
 OTHER_SECRET = "n3w-Token_fedcba9876543210zz"
 CIN7_URL = f"{BASE}/hooks/cin7core/northwind"
+PVX_EVENTS = PEOPLEVOX_ACCEPTED_EVENTS  # despatch, then IncrementalChanges, AvailabilityChanges, Returns
+N_PVX = len(PVX_EVENTS)
 
 
 class FakePeoplevox:
@@ -136,12 +146,20 @@ def assert_no_secret(ledger_url: str, report: SyncReport, *secrets: str) -> None
 def test_first_sync_subscribes_every_event_and_records_the_ids(ledger_url: str, pvx: FakePeoplevox,
                                                                cin7: FakeCin7) -> None:
     report = run(ledger_url, pvx, cin7)
-    assert actions(report) == [("peoplevox", PACKAGE_DESPATCHED, "created"),
-                               ("peoplevox", PACKAGE_TRACKING_RECEIVED, "created"),
-                               ("cin7core", CIN7_ORDER_AUTHORISED, "created")]
+    assert PVX_EVENTS == (PACKAGE_DESPATCHED, PACKAGE_TRACKING_RECEIVED, INCREMENTAL_CHANGES, AVAILABILITY_CHANGES,
+                          RETURNS)
+    assert actions(report) == [("peoplevox", event, "created") for event in PVX_EVENTS] + [
+        ("cin7core", CIN7_ORDER_AUTHORISED, "created")]
     (url,) = pvx.urls(PACKAGE_DESPATCHED)
     assert url.startswith(f"{BASE}/hooks/peoplevox/northwind/{PACKAGE_DESPATCHED}?token={SECRET}&")
     assert "SalesOrderNumber={SalesOrderNumber}" in url
+    (movements,) = pvx.urls(INCREMENTAL_CHANGES)  # each stock event asks for the fields its flow reads
+    assert movements.startswith(f"{BASE}/hooks/peoplevox/northwind/{INCREMENTAL_CHANGES}?token={SECRET}&")
+    assert "ItemCode={ItemType.ItemCode}" in movements and "HistoryId={HistoryId}" in movements
+    (availability,) = pvx.urls(AVAILABILITY_CHANGES)
+    assert "ItemCode={ItemCode}" in availability and "Available={Available}" in availability
+    (returns,) = pvx.urls(RETURNS)
+    assert "ReturnCode={ReturnCode}" in returns and "Condition={Condition}" in returns
     (hook,) = cin7.hooks.values()
     assert (hook["ExternalURL"], hook["ExternalAuthorizationType"], hook["ExternalUserName"],
             hook["ExternalPassword"], hook["IsActive"]) == (CIN7_URL, "basicauth", "cin7", SECRET, True)
@@ -149,9 +167,12 @@ def test_first_sync_subscribes_every_event_and_records_the_ids(ledger_url: str, 
     assert stored["peoplevox", PACKAGE_DESPATCHED].external_id == "1000"
     assert stored["peoplevox", PACKAGE_DESPATCHED].url.startswith(
         f"{BASE}/hooks/peoplevox/northwind/{PACKAGE_DESPATCHED}?token=***&")
+    assert [stored["peoplevox", event].external_id for event in PVX_EVENTS] == ["1000", "1001", "1002", "1003", "1004"]
+    assert stored["peoplevox", RETURNS].url.startswith(f"{BASE}/hooks/peoplevox/northwind/{RETURNS}?token=***&")
     assert stored["cin7core", CIN7_ORDER_AUTHORISED].external_id == hook["ID"]
     assert all(r.active and r.checked_at for r in stored.values())
-    assert report.counts() == {"created": 3} and report.lines()[0] == "northwind: 3 created"
+    assert report.counts() == {"created": 6} and report.lines()[0] == "northwind: 6 created"
+    assert f"  peoplevox {AVAILABILITY_CHANGES}: created (id 1003)" in report.lines()
     assert_no_secret(ledger_url, report)
 
 
@@ -159,8 +180,8 @@ def test_a_second_sync_keeps_everything_without_writing(ledger_url: str, pvx: Fa
     run(ledger_url, pvx, cin7)
     calls, writes = pvx.subscribe_calls, list(cin7.writes)
     report = run(ledger_url, pvx, cin7)
-    assert [c.action for c in report.changes] == ["kept"] * 3
-    assert [c.external_id for c in report.changes][:2] == ["1000", "1001"]
+    assert [c.action for c in report.changes] == ["kept"] * (N_PVX + 1)
+    assert [c.external_id for c in report.changes][:N_PVX] == ["1000", "1001", "1002", "1003", "1004"]
     assert (pvx.subscribe_calls, cin7.writes, pvx.unsubscribed) == (calls, writes, [])
 
 
@@ -170,9 +191,9 @@ def test_bearer_auth_without_a_login_and_no_cin7_for_bluecherry(ledger_url: str,
     (hook,) = cin7.hooks.values()
     assert (hook["ExternalAuthorizationType"], hook["ExternalBearerToken"]) == ("bearerauth", SECRET)
     report = run(ledger_url, pvx, None, BLUEBIRD)
-    assert actions(report) == [("peoplevox", PACKAGE_DESPATCHED, "created"),
-                               ("peoplevox", PACKAGE_TRACKING_RECEIVED, "created")]
+    assert actions(report) == [("peoplevox", event, "created") for event in PVX_EVENTS]
     assert any("/hooks/peoplevox/bluebird/" in url for url in pvx.urls(PACKAGE_DESPATCHED))
+    assert any(f"/hooks/peoplevox/bluebird/{RETURNS}?" in url for url in pvx.urls(RETURNS))
 
 
 # ---- reactivated / updated / removed ---------------------------------------------------------------------------
@@ -191,14 +212,15 @@ def test_a_new_secret_updates_both_vendors(ledger_url: str, pvx: FakePeoplevox, 
     run(ledger_url, pvx, cin7)
     (hook_id,) = cin7.hooks
     report = run(ledger_url, pvx, cin7, secret=OTHER_SECRET)
-    assert [c.action for c in report.changes] == ["updated"] * 3
-    assert sorted(pvx.unsubscribed) == [1000, 1001] and sorted(pvx.subscriptions) == [1002, 1003]
+    assert [c.action for c in report.changes] == ["updated"] * (N_PVX + 1)
+    assert sorted(pvx.unsubscribed) == list(range(1000, 1005)) and sorted(pvx.subscriptions) == list(range(1005, 1010))
     assert all(f"token={OTHER_SECRET}&" in url for _, url in pvx.subscriptions.values())
     assert "replaces subscription 1000" in report.changes[0].detail
-    assert cin7.hooks[hook_id]["ExternalPassword"] == OTHER_SECRET and report.changes[2].external_id == hook_id
-    assert rows(ledger_url)["peoplevox", PACKAGE_DESPATCHED].external_id == "1002"
+    assert cin7.hooks[hook_id]["ExternalPassword"] == OTHER_SECRET and report.changes[-1].external_id == hook_id
+    assert rows(ledger_url)["peoplevox", PACKAGE_DESPATCHED].external_id == "1005"
+    assert rows(ledger_url)["peoplevox", INCREMENTAL_CHANGES].external_id == "1007"
     assert_no_secret(ledger_url, report, SECRET, OTHER_SECRET)
-    assert [c.action for c in run(ledger_url, pvx, cin7, secret=OTHER_SECRET).changes] == ["kept"] * 3
+    assert [c.action for c in run(ledger_url, pvx, cin7, secret=OTHER_SECRET).changes] == ["kept"] * (N_PVX + 1)
 
 
 def test_hidden_credentials_are_judged_by_what_the_ledger_recorded(ledger_url: str, pvx: FakePeoplevox,
@@ -227,11 +249,11 @@ def test_a_moved_receiver_replaces_the_old_webhook_and_subscriptions(ledger_url:
     run(ledger_url, pvx, cin7)
     (old_hook,) = cin7.hooks
     report = run(ledger_url, pvx, cin7, base_url="https://new.example.com/erp-wms/")
-    assert [c.action for c in report.changes] == ["updated", "updated", "created", "removed"]
+    assert [c.action for c in report.changes] == ["updated"] * N_PVX + ["created", "removed"]
     assert "callback URL or secret changed" in report.changes[0].detail
     (new_hook,) = cin7.hooks.values()
     assert new_hook["ExternalURL"] == "https://new.example.com/erp-wms/hooks/cin7core/northwind"
-    assert report.changes[3].external_id == old_hook
+    assert report.changes[-1].external_id == old_hook
     assert all(url.startswith("https://new.example.com/erp-wms/hooks/") for _, url in pvx.subscriptions.values())
 
 
@@ -241,25 +263,32 @@ def test_force_resubscribes_peoplevox_even_when_it_forgot_the_old_ids(ledger_url
     run(ledger_url, pvx, cin7)
     pvx.subscriptions.clear()  # Peoplevox lost them; nothing can ask it
     report = run(ledger_url, pvx, cin7, force=True)
-    assert actions(report) == [("peoplevox", PACKAGE_DESPATCHED, "updated"),
-                               ("peoplevox", PACKAGE_TRACKING_RECEIVED, "updated"),
-                               ("cin7core", CIN7_ORDER_AUTHORISED, "kept")]
+    assert actions(report) == [("peoplevox", event, "updated") for event in PVX_EVENTS] + [
+        ("cin7core", CIN7_ORDER_AUTHORISED, "kept")]
     assert report.changes[0].detail.startswith("forced")
-    assert sorted(pvx.unsubscribed) == [1000, 1001] and sorted(pvx.subscriptions) == [1002, 1003]
+    assert sorted(pvx.unsubscribed) == list(range(1000, 1005)) and sorted(pvx.subscriptions) == list(range(1005, 1010))
 
 
 def test_a_failed_call_is_reported_and_retried_next_time(ledger_url: str, pvx: FakePeoplevox, cin7: FakeCin7) -> None:
-    pvx.refuse_subscribe = {PACKAGE_TRACKING_RECEIVED}
+    pvx.refuse_subscribe = {PACKAGE_TRACKING_RECEIVED, AVAILABILITY_CHANGES}
     report = run(ledger_url, pvx, cin7)
-    assert [c.action for c in report.changes] == ["created", "failed", "created"]
+    assert actions(report) == [("peoplevox", PACKAGE_DESPATCHED, "created"),
+                               ("peoplevox", PACKAGE_TRACKING_RECEIVED, "failed"),
+                               ("peoplevox", INCREMENTAL_CHANGES, "created"),
+                               ("peoplevox", AVAILABILITY_CHANGES, "failed"),
+                               ("peoplevox", RETURNS, "created"),
+                               ("cin7core", CIN7_ORDER_AUTHORISED, "created")]
     assert "ApiUnavailable" in report.changes[1].detail and "token=***" in report.changes[1].detail
     assert ("peoplevox", PACKAGE_TRACKING_RECEIVED) not in rows(ledger_url)
-    with pytest.raises(SubscriptionError, match=f"1 subscription change.*{PACKAGE_TRACKING_RECEIVED}") as raised:
+    assert ("peoplevox", AVAILABILITY_CHANGES) not in rows(ledger_url)
+    with pytest.raises(SubscriptionError,
+                       match=f"2 subscription change.*{PACKAGE_TRACKING_RECEIVED}.*{AVAILABILITY_CHANGES}") as raised:
         report.raise_for_failures()
     assert SECRET not in str(raised.value)
     assert_no_secret(ledger_url, report)
     pvx.refuse_subscribe = set()
-    assert [c.action for c in run(ledger_url, pvx, cin7).changes] == ["kept", "created", "kept"]
+    assert [c.action for c in run(ledger_url, pvx, cin7).changes] == ["kept", "created", "kept", "created", "kept",
+                                                                      "kept"]
 
 
 def test_an_old_subscription_that_cannot_be_removed_is_kept_as_it_was(ledger_url: str, pvx: FakePeoplevox,
@@ -267,11 +296,11 @@ def test_an_old_subscription_that_cannot_be_removed_is_kept_as_it_was(ledger_url
     run(ledger_url, pvx, cin7)
     pvx.refuse_unsubscribe = True
     report = run(ledger_url, pvx, cin7, secret=OTHER_SECRET)
-    assert [c.action for c in report.changes][:2] == ["failed", "failed"]
-    assert pvx.subscribe_calls == 2  # no second subscription next to the old one
+    assert [c.action for c in report.changes][:N_PVX] == ["failed"] * N_PVX
+    assert pvx.subscribe_calls == N_PVX  # no second subscription next to the old one
     assert rows(ledger_url)["peoplevox", PACKAGE_DESPATCHED].external_id == "1000"
     pvx.refuse_unsubscribe = False
-    assert [c.action for c in run(ledger_url, pvx, cin7, secret=OTHER_SECRET).changes][:2] == ["updated"] * 2
+    assert [c.action for c in run(ledger_url, pvx, cin7, secret=OTHER_SECRET).changes][:N_PVX] == ["updated"] * N_PVX
 
 
 def test_a_lost_subscription_after_unsubscribing_is_made_again(ledger_url: str, pvx: FakePeoplevox,
@@ -301,7 +330,7 @@ def test_a_cin7_listing_that_is_not_webhooks_fails_the_cin7_part_only(ledger_url
                                                                       cin7: FakeCin7) -> None:
     cin7.list_webhooks = lambda: {"Webhooks": [{"Type": CIN7_ORDER_AUTHORISED}]}  # type: ignore[method-assign,assignment,return-value]
     report = run(ledger_url, pvx, cin7)
-    assert [c.action for c in report.changes] == ["created", "created", "failed"]
+    assert [c.action for c in report.changes] == ["created"] * N_PVX + ["failed"]
     assert "entry 1 has no ID or Type" in report.changes[-1].detail and cin7.writes == []
 
 
@@ -361,7 +390,7 @@ def test_the_flow_step_syncs_and_fails_after_keeping_what_was_done(ledger_url: s
     set_conn(monkeypatch, "northwind_webhooks", {"conn_type": "http", "host": BASE, "password": SECRET,
                                                  "login": "cin7"})
     result = flow.sync(context(ledger_url), pvx, cin7)
-    assert result["counts"] == {"created": 3} and SECRET not in json.dumps(result)
+    assert result["counts"] == {"created": N_PVX + 1} and SECRET not in json.dumps(result)
     cin7.hooks[next(iter(cin7.hooks))]["IsActive"] = False
     pvx.refuse_unsubscribe = True
     with pytest.raises(SubscriptionError, match="UnsubscribeEvent failed"):
@@ -411,9 +440,12 @@ def test_cli_list_prints_the_stored_rows_without_secrets(ledger_url: str, pvx: F
     assert lines[0].split()[:5] == ["INTEGRATION", "SYSTEM", "EVENT", "ID", "STATE"]
     assert [line.split()[:5] for line in lines[1:]] == [
         ["northwind", "cin7core", CIN7_ORDER_AUTHORISED, next(iter(cin7.hooks)), "active"],
+        ["northwind", "peoplevox", AVAILABILITY_CHANGES, "1003", "active"],
         ["northwind", "peoplevox", PACKAGE_DESPATCHED, "1000", "active"],
-        ["northwind", "peoplevox", PACKAGE_TRACKING_RECEIVED, "1001", "active"]]
-    assert "token=***" in lines[2] and SECRET not in "\n".join(lines)
+        ["northwind", "peoplevox", PACKAGE_TRACKING_RECEIVED, "1001", "active"],
+        ["northwind", "peoplevox", INCREMENTAL_CHANGES, "1002", "active"],
+        ["northwind", "peoplevox", RETURNS, "1004", "active"]]
+    assert all("token=***" in line for line in lines[2:]) and SECRET not in "\n".join(lines)
 
 
 # ---- demo ------------------------------------------------------------------------------------------------------

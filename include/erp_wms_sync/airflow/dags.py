@@ -20,7 +20,7 @@ from erp_wms_sync.airflow import steps
 from erp_wms_sync.airflow.factory import DISPATCH_POOL, WMS_POOL, erp_pool, new_dag, timetable
 from erp_wms_sync.airflow.runtime import no_retry_on_bad_data
 from erp_wms_sync.config import Integration
-from erp_wms_sync.webhooks import despatch_asset_uri, orders_asset_uri
+from erp_wms_sync.webhooks import despatch_asset_uri, orders_asset_uri, stock_asset_uri
 
 
 def step(integration: Integration, flow: str, task_id: str, target: Callable[..., Any], *,
@@ -237,6 +237,52 @@ def build_dispatch_confirmation(integration: Integration) -> DAG:
     return dag
 
 
+INVENTORY_DOC = """
+### Inventory sync — {label}
+
+**What moves:** Peoplevox stock movements → Cin7 Core stock adjustments (absolute quantities), per SKU × location,
+strictly in Peoplevox History Id order; one run writes at a time.
+**Triggers:** every `{schedule}` ({tz}), and at once on a Peoplevox stock callback (asset `{asset}`); each run reads
+the *Item movement history* for its window (a backfill replays exactly its window and re-applies nothing).
+**Counted locations:** {sellable} except {non_sellable} (quarantine is not sellable stock).
+**Exceptions:** `unmapped_sku` → `{sku_owner}`, `unmapped_location` → `{location_owner}`, `failed_stock_increment` →
+`{failed_owner}`, `stale_stock_event` → `{stale_owner}`, `invalid_stock_movement` → `{invalid_owner}`.
+
+`collect_movements` → `check_movements` (suite `inventory_sync`) → `apply_movements` (pool `{erp_pool}`, NORMAL
+priority: dispatch confirmations go first) → `data_check`. Despatches are booked by dispatch confirmation, returns
+put back on sellable shelves by this flow (the Cin7 stock-in).
+
+Runbook: `docs/runbook.md#inventory-sync`.
+"""
+
+
+def stock_changed(integration: Integration) -> Asset:
+    """Emitted by the webhook receiver's background writer for stored Peoplevox stock callbacks."""
+    return Asset(name=f"{integration.name}_stock_changed", uri=stock_asset_uri(integration.name))
+
+
+def build_inventory_sync(integration: Integration) -> DAG:
+    flow = "inventory_sync"
+    asset = stock_changed(integration)
+    schedule = AssetOrTimeSchedule(timetable=timetable(integration, flow), assets=AssetAny(asset))
+    stock = integration.stock
+    doc = INVENTORY_DOC.format(
+        label=integration.label, schedule=integration.schedule_for(flow), tz=integration.timezone, asset=asset.uri,
+        sellable=", ".join(stock.sellable_locations), non_sellable=", ".join(stock.non_sellable_locations) or "none",
+        sku_owner=integration.owner_of("unmapped_sku"), location_owner=integration.owner_of("unmapped_location"),
+        failed_owner=integration.owner_of("failed_stock_increment"),
+        stale_owner=integration.owner_of("stale_stock_event"),
+        invalid_owner=integration.owner_of("invalid_stock_movement"), erp_pool=erp_pool(integration))
+    with new_dag(integration, flow, doc, schedule=schedule) as dag:
+        window = plan_window_task(integration, flow)()
+        collected = step(integration, flow, "collect_movements", steps.collect_stock_movements, client="wms")(window)
+        checked = step(integration, flow, "check_movements", steps.check_stock_movements)(window, collected)
+        applied = step(integration, flow, "apply_movements", steps.apply_stock_movements,
+                       client="wms+erp")(window, checked)
+        step(integration, flow, "data_check", steps.stock_data_check, retries=0)(window, applied)
+    return dag
+
+
 SUBSCRIPTIONS_DOC = """
 ### Webhook subscriptions — {label}
 
@@ -267,3 +313,6 @@ FLOW_BUILDERS: dict[str, Callable[[Integration], DAG]] = {
     "dispatch_confirmation": build_dispatch_confirmation,
     "webhook_subscriptions": build_webhook_subscriptions,
 }
+#: Flows built only for some ERPs (the others get no DAG until their pattern lands).
+FLOW_ERPS: dict[str, tuple[str, ...]] = {"inventory_sync": ("cin7core",)}
+FLOW_BUILDERS["inventory_sync"] = build_inventory_sync

@@ -172,8 +172,12 @@ def build(integrations: Iterable[Integration], *, register: bool = True) -> Buil
 
 def _build_one(integration: Integration, builders: tuple[tuple[str, Builder], ...]
                ) -> tuple[dict[str, DAG], BuildFailure | None]:
+    from erp_wms_sync.airflow.dags import FLOW_ERPS
+
     dags: dict[str, DAG] = {}
     for flow, builder in builders:
+        if flow in FLOW_ERPS and integration.erp.kind.value not in FLOW_ERPS[flow]:
+            continue
         try:
             dag = builder(integration)
         except Exception as exc:  # one integration's defect must not take the others' DAGs down

@@ -117,6 +117,31 @@ def dispatch_data_check(ctx: RunContext) -> Any:
     return data_check(ctx)
 
 
+# --- inventory sync ---------------------------------------------------------------------------------------
+def collect_stock_movements(ctx: RunContext, wms: WmsClient) -> Any:
+    from erp_wms_sync.flows.inventory_sync import collect_movements
+
+    return collect_movements(ctx, wms)
+
+
+def check_stock_movements(ctx: RunContext) -> Any:
+    from erp_wms_sync.flows.inventory_sync import check_movements
+
+    return check_movements(ctx)
+
+
+def apply_stock_movements(ctx: RunContext, wms: WmsClient, erp: Any) -> Any:
+    from erp_wms_sync.flows.inventory_sync import apply_movements
+
+    return apply_movements(ctx, wms, erp)
+
+
+def stock_data_check(ctx: RunContext) -> Any:
+    from erp_wms_sync.flows.inventory_sync import data_check
+
+    return data_check(ctx)
+
+
 # --- webhook subscriptions --------------------------------------------------------------------------------
 def sync_subscriptions(ctx: RunContext, wms: WmsClient, erp: Any) -> Any:
     from erp_wms_sync.flows.webhook_subscriptions import sync

@@ -100,3 +100,51 @@ def dispatch_checks() -> list[Check]:
         Check("ExpectColumnValuesToBeInSet", {"column": "has_tracking", "value_set": [1]},
               "the despatch has no tracking number yet", kinds.WITHOUT_TRACKING),
     ]
+
+
+STOCK_MOVEMENT_COLUMNS = ("HistoryId", "ItemCode", "Site", "Quantity", "PairKey", "PreviousHistoryId")
+UNMAPPED_SKU = "unmapped_sku"
+UNMAPPED_LOCATION = "unmapped_location"
+INVALID_STOCK_MOVEMENT = "invalid_stock_movement"
+STALE_STOCK_EVENT = "stale_stock_event"
+#: What the movement report reader takes as a whole number (3, -2, +4, 3.0): the numbers of
+#: :data:`erp_wms_sync.domain.pv_reports.WHOLE`, written without a capture group (pandas warns about those).
+MOVEMENT_QUANTITY = r"^[+-]?[0-9]{1,12}(?:\.0+)?$"
+
+
+def stock_movement_checks(wms_item_codes: list[str], mapped_sites: list[str]) -> list[Check]:
+    """Peoplevox stock movements before they move an ERP stock figure (one row per movement, columns
+    :data:`STOCK_MOVEMENT_COLUMNS`).
+
+    ``Quantity`` is the report's text as written; ``PairKey`` is ``ItemCode|Site``; ``PreviousHistoryId`` is the
+    History Id before this one of the same pair: the previous row of the pair in the batch, else the pair's
+    applied watermark, else -1. A movement at or below it arrived out of order (``stale_stock_event``): the
+    absolute quantity already set for the pair cannot include it safely.
+
+    Each check names the exception type its failures raise: ``unmapped_sku`` (an ItemCode Peoplevox does not
+    list), ``unmapped_location`` (a site no ERP location maps to), ``invalid_stock_movement`` (no item, no or a
+    repeated History Id, a quantity that is not a whole number) or ``stale_stock_event``.
+    """
+    return [
+        Check("ExpectColumnValuesToBeInSet", {"column": "ItemCode", "value_set": wms_item_codes},
+              "the item is not in the Peoplevox catalogue", UNMAPPED_SKU),
+        Check("ExpectColumnValuesToNotBeNull", {"column": "ItemCode"}, "the movement names no item",
+              INVALID_STOCK_MOVEMENT),
+        Check("ExpectColumnValuesToBeInSet", {"column": "Site", "value_set": mapped_sites},
+              "the Peoplevox site is not mapped to an ERP location", UNMAPPED_LOCATION),
+        Check("ExpectColumnValuesToNotBeNull", {"column": "Site"}, "the movement names no site", UNMAPPED_LOCATION),
+        Check("ExpectColumnValuesToNotBeNull", {"column": "Quantity"}, "the movement has no quantity",
+              INVALID_STOCK_MOVEMENT),
+        Check("ExpectColumnValuesToMatchRegex", {"column": "Quantity", "regex": MOVEMENT_QUANTITY},
+              "the moved quantity is not a whole number", INVALID_STOCK_MOVEMENT),
+        Check("ExpectColumnValuesToNotBeNull", {"column": "HistoryId"}, "the movement has no History Id",
+              INVALID_STOCK_MOVEMENT),
+        Check("ExpectColumnValuesToBeUnique", {"column": "HistoryId"},
+              "the History Id appears more than once in the batch", INVALID_STOCK_MOVEMENT),
+        # A missing History Id is invalid (above), not stale: rows missing either side are not compared here.
+        Check("ExpectColumnPairValuesAToBeGreaterThanB",
+              {"column_A": "HistoryId", "column_B": "PreviousHistoryId", "or_equal": False,
+               "ignore_row_if": "either_value_is_missing"},
+              "the History Id is not above the one before it for the same item and site (applied or in this batch)",
+              STALE_STOCK_EVENT),
+    ]

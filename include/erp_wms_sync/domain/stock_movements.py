@@ -44,7 +44,14 @@ from erp_wms_sync.domain.pv_reports import (
     since_clause,
     whole_cell,
 )
-from erp_wms_sync.webhooks import HOOKS_PREFIX, PEOPLEVOX, TOKEN_PARAM
+from erp_wms_sync.webhooks import (
+    AVAILABILITY_CHANGES,
+    HOOKS_PREFIX,
+    INCREMENTAL_CHANGES,
+    PEOPLEVOX,
+    RETURNS,
+    TOKEN_PARAM,
+)
 
 # --- the Item movement history report --------------------------------------------------------------------------
 MOVEMENT_REPORT = "Item movement history"
@@ -64,9 +71,6 @@ MOVEMENT_COLUMNS: tuple[str, ...] = (
 HISTORY_ID = re.compile(r"^[0-9]{1,18}$")
 
 # --- event subscriptions ---------------------------------------------------------------------------------------
-INCREMENTAL_CHANGES = "IncrementalChanges"
-AVAILABILITY_CHANGES = "AvailabilityChanges"
-RETURNS = "Returns"
 STOCK_EVENTS: tuple[str, ...] = (INCREMENTAL_CHANGES, AVAILABILITY_CHANGES, RETURNS)
 #: Per event: query parameter name -> Peoplevox placeholder. ``ItemType.ItemCode``, ``QuantityChanged``,
 #: ``UpdateTimestamp``, ``UpdatedBy``, ``Reason``, ``ItemCode`` and ``Available`` are placeholders seen in use;

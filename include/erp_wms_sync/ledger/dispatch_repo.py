@@ -25,12 +25,15 @@ def _chunked(keys: Iterable[str]) -> Iterable[list[str]]:
         yield items[start:start + CHUNK]
 
 
-def pending_inbox(session: Session, integration: str, source: str, limit: int) -> list[WebhookInbox]:
-    """Callbacks not processed yet (``received``, or ``waiting`` for the WMS report to list them), oldest first."""
-    return list(session.scalars(
-        select(WebhookInbox).where(WebhookInbox.integration == integration, WebhookInbox.source == source,
-                                   WebhookInbox.status.in_(("received", "waiting")))
-        .order_by(WebhookInbox.id).limit(limit)))
+def pending_inbox(session: Session, integration: str, source: str, limit: int, *,
+                  event_types: Sequence[str] | None = None) -> list[WebhookInbox]:
+    """Callbacks not processed yet (``received``, or ``waiting`` for the WMS report to list them), oldest first;
+    only those of ``event_types`` when given (one source carries the events of several flows)."""
+    query = select(WebhookInbox).where(WebhookInbox.integration == integration, WebhookInbox.source == source,
+                                       WebhookInbox.status.in_(("received", "waiting")))
+    if event_types is not None:
+        query = query.where(WebhookInbox.event_type.in_(list(event_types)))
+    return list(session.scalars(query.order_by(WebhookInbox.id).limit(limit)))
 
 
 def mark_inbox(session: Session, ids: Sequence[int], status: str, error: str | None = None) -> None:

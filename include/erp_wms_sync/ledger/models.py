@@ -8,7 +8,8 @@ It records what every flow did so that nothing is lost and nothing is done twice
   ERP SKUs tells which WMS items the ERP does not know);
 - ``order_records``: each ERP order, its WMS order, version and state (exactly-once release, amendments,
   cut-off);
-- ``stock_queue``: WMS stock movements in the WMS's own sequence (FIFO per SKU × location);
+- ``stock_queue`` + ``stock_positions`` + ``stock_adjustments``: WMS stock movements in Peoplevox History Id
+  order, the last position set in the ERP per SKU × site, and the journal of stock adjustments posted;
 - ``webhook_inbox``: callbacks stored durably before anything acts on them; ``security_events``: refused ones;
 - ``subscriptions``: the callback subscriptions made in the vendor systems;
 - ``despatches``: each WMS despatch and its ERP confirmation (exactly once, with its latency);
@@ -131,27 +132,6 @@ class OrderRecord(Base):
         UniqueConstraint("integration", "erp_order_id", name="uq_order_records_order"),
         Index("ix_order_records_state", "integration", "state"),
         Index("ix_order_records_wms", "integration", "wms_order_number"),
-    )
-
-
-class StockQueueEntry(Base):
-    __tablename__ = "stock_queue"
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    integration: Mapped[str] = mapped_column(String(64))
-    wms_sequence: Mapped[int] = mapped_column(BigInteger)
-    sku: Mapped[str] = mapped_column(String(128))
-    location: Mapped[str] = mapped_column(String(64))
-    movement_type: Mapped[str] = mapped_column(String(32))
-    quantity: Mapped[float] = mapped_column(Float)
-    occurred_at: Mapped[datetime | None] = mapped_column(DateTime)
-    payload: Mapped[dict | None] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | applied | stale | failed
-    error: Mapped[str | None] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    applied_at: Mapped[datetime | None] = mapped_column(DateTime)
-    __table_args__ = (
-        UniqueConstraint("integration", "wms_sequence", name="uq_stock_queue_sequence"),
-        Index("ix_stock_queue_pending", "integration", "status", "sku", "location", "wms_sequence"),
     )
 
 
@@ -386,3 +366,99 @@ class ApiBudget(Base):
     blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
     blocked_by: Mapped[str | None] = mapped_column(String(40))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class StockMovementRecord(Base):
+    """One Peoplevox stock movement (a row of its movement report): exactly once per integration × History Id.
+
+    ``quantity`` is the quantity as Peoplevox wrote it (> 0); ``counted_delta`` the change this movement makes to
+    the on-hand the ERP counts (+, - or 0: a move between two counted locations changes nothing). ``kind``:
+    ``stock`` (booked in the ERP by inventory sync) | ``despatch`` (booked in the ERP by the dispatch
+    confirmation of ``sales_order``). ``state``: ``queued`` → ``applied`` (reflected in the ERP; ``adjustment_ref``
+    names the adjustment) | ``waiting`` (a despatch movement waiting for its dispatch confirmation) | ``opening``
+    (already included in the opening balance of its position) | ``stale`` (older than its position's
+    ``last_history_id``: nothing to do) | ``held`` (an open exception says why). Movements of one item × site are
+    applied strictly in ``history_id`` order. ``payload`` is the report row as received.
+    """
+
+    __tablename__ = "stock_queue"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    history_id: Mapped[int] = mapped_column(BigInteger)
+    item_code: Mapped[str] = mapped_column(String(128))
+    site: Mapped[str] = mapped_column(String(64))
+    from_location: Mapped[str] = mapped_column(String(128))
+    to_location: Mapped[str] = mapped_column(String(128))
+    quantity: Mapped[int] = mapped_column(Integer)
+    counted_delta: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # stock | despatch
+    sales_order: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(128), default="")
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    adjustment_ref: Mapped[str | None] = mapped_column(String(128))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[dict | None] = mapped_column(JSON)
+    seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    __table_args__ = (
+        UniqueConstraint("integration", "history_id", name="uq_stock_queue_history"),
+        Index("ix_stock_queue_state", "integration", "state"),
+        Index("ix_stock_queue_item", "integration", "item_code", "site"),
+    )
+
+
+class StockPosition(Base):
+    """What the ERP holds for one item × site, as last set by inventory sync.
+
+    ``last_history_id`` is the newest movement reflected in the ERP and ``wms_counted`` the on-hand Peoplevox
+    counts for the ERP as of that movement. ``erp_sku`` / ``erp_location`` say where the ERP books it;
+    ``erp_quantity`` is the absolute quantity last set there (``None`` until the first adjustment) and
+    ``adjustment_ref`` the adjustment that set it. ``opened_at`` is when the position was first taken.
+    """
+
+    __tablename__ = "stock_positions"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    item_code: Mapped[str] = mapped_column(String(128))
+    site: Mapped[str] = mapped_column(String(64))
+    last_history_id: Mapped[int] = mapped_column(BigInteger)
+    wms_counted: Mapped[int] = mapped_column(Integer)
+    erp_sku: Mapped[str] = mapped_column(String(128))
+    erp_location: Mapped[str] = mapped_column(String(128))
+    erp_quantity: Mapped[int | None] = mapped_column(Integer)
+    adjustment_ref: Mapped[str | None] = mapped_column(String(128))
+    opened_history_id: Mapped[int | None] = mapped_column(BigInteger)  # the opening snapshot holds movements <= it
+    posted_at: Mapped[datetime | None] = mapped_column(DateTime)  # when erp_quantity was last set in the ERP
+    opened_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    __table_args__ = (UniqueConstraint("integration", "item_code", "site", name="uq_stock_positions_pair"),)
+
+
+class StockAdjustmentRecord(Base):
+    """One stock adjustment posted to the ERP, journalled BEFORE it is posted so that a crash loses nothing.
+
+    ``state``: ``posting`` (written, the POST may or may not have reached the ERP: the next run looks it up by
+    ``reference`` before posting anything else) → ``posted`` (``erp_task_id`` is the ERP's id) | ``failed``
+    (``error`` says why; retried). ``lines`` is ``[{"item_code", "site", "sku", "location", "quantity",
+    "through_history_id", "history_ids"}]``: the absolute quantity set per item × site and the movements it
+    reflects.
+    """
+
+    __tablename__ = "stock_adjustments"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16), default="posting")
+    lines: Mapped[list[dict]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    erp_task_id: Mapped[str | None] = mapped_column(String(128))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    posted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    __table_args__ = (
+        UniqueConstraint("integration", "reference", name="uq_stock_adjustments_reference"),
+        Index("ix_stock_adjustments_state", "integration", "state"),
+    )

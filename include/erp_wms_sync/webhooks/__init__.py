@@ -9,7 +9,8 @@ Paths (under the plugin's ``/erp-wms`` prefix):
 
 - ``/hooks/peoplevox/{integration}/{event_type}?token=<secret>&<field>=<value>…`` — Peoplevox ``SubscribeEvent``
   (GET, placeholders substituted in the query) and ``SubscribePostEvent`` (POST form fields, token still in the
-  query). Peoplevox signs nothing, so the secret travels in the URL the integration registered.
+  query). Peoplevox signs nothing, so the secret travels in the URL the integration registered. The despatch
+  events wake dispatch_confirmation, the stock events inventory_sync, ``Returns`` the returns flow.
 - ``/hooks/cin7core/{integration}`` — Cin7 Core webhooks (POST JSON) with ``Authorization: Basic`` (login of the
   webhook connection + its secret) or ``Bearer <secret>``.
 """
@@ -37,6 +38,19 @@ PEOPLEVOX_FIELDS: dict[str, str] = {
 }
 PEOPLEVOX_REQUIRED: tuple[str, ...] = ("SalesOrderNumber", "DespatchNumber", "PackageNumber")
 
+# Peoplevox stock and returns events. Their fields and parsers live in erp_wms_sync.domain.stock_movements and
+# erp_wms_sync.domain.pv_returns, which import these names from here (this module imports nothing of the product).
+# IncrementalChanges fires when a movement changes an item's on-hand stock, AvailabilityChanges when its available
+# quantity changes: both wake inventory sync. Returns fires per returned line and wakes the returns flow.
+INCREMENTAL_CHANGES = "IncrementalChanges"
+AVAILABILITY_CHANGES = "AvailabilityChanges"
+RETURNS = "Returns"
+PEOPLEVOX_STOCK_CHANGE_EVENTS: tuple[str, ...] = (INCREMENTAL_CHANGES, AVAILABILITY_CHANGES)
+PEOPLEVOX_STOCK_EVENTS: tuple[str, ...] = (*PEOPLEVOX_STOCK_CHANGE_EVENTS, RETURNS)
+#: Every Peoplevox event the receiver accepts and the subscriptions register (``PEOPLEVOX_EVENTS`` are the
+#: despatch events only: dispatch confirmation drains those).
+PEOPLEVOX_ACCEPTED_EVENTS: tuple[str, ...] = (*PEOPLEVOX_EVENTS, *PEOPLEVOX_STOCK_EVENTS)
+
 # Cin7 Core webhook types the integration subscribes to (thin payloads; the flows read the details).
 CIN7_ORDER_AUTHORISED = "Sale/OrderAuthorised"
 CIN7_EVENTS: tuple[str, ...] = (CIN7_ORDER_AUTHORISED,)
@@ -55,12 +69,32 @@ def orders_asset_uri(integration: str) -> str:
     return f"erp-wms://{integration}/sale-order-authorised"
 
 
+def stock_asset_uri(integration: str) -> str:
+    """Emitted for stored Peoplevox ``IncrementalChanges`` / ``AvailabilityChanges`` callbacks: wakes the
+    integration's inventory_sync DAG."""
+    return f"erp-wms://{integration}/stock-changed"
+
+
+def returns_asset_uri(integration: str) -> str:
+    """Emitted for stored Peoplevox ``Returns`` callbacks: wakes the integration's returns DAG."""
+    return f"erp-wms://{integration}/return-received"
+
+
+def asset_routes(integration: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Every asset a stored callback of ``integration`` can wake -> (source, the event types that wake it)."""
+    return {
+        despatch_asset_uri(integration): (PEOPLEVOX, PEOPLEVOX_EVENTS),
+        stock_asset_uri(integration): (PEOPLEVOX, PEOPLEVOX_STOCK_CHANGE_EVENTS),
+        returns_asset_uri(integration): (PEOPLEVOX, (RETURNS,)),
+        orders_asset_uri(integration): (CIN7CORE, (CIN7_ORDER_AUTHORISED,)),
+    }
+
+
 def asset_uri_for(integration: str, source: str, event_type: str | None) -> str | None:
     """The asset a stored callback wakes, or None when it needs no DAG run."""
-    if source == PEOPLEVOX and event_type in PEOPLEVOX_EVENTS:
-        return despatch_asset_uri(integration)
-    if source == CIN7CORE and event_type == CIN7_ORDER_AUTHORISED:
-        return orders_asset_uri(integration)
+    for uri, (wakes_source, event_types) in asset_routes(integration).items():
+        if source == wakes_source and event_type in event_types:
+            return uri
     return None
 
 

@@ -3,9 +3,14 @@ is answered, and the ``security_events`` of refused callbacks.
 
 The parsing here is pure (no FastAPI, no database) so the rules can be read and tested on their own:
 
-- Peoplevox (query string of a GET, form body of a POST): the event type must be one of ``PEOPLEVOX_EVENTS``;
-  the fields ``PEOPLEVOX_REQUIRED`` must be present, non-empty and substituted (not still ``{Placeholder}``);
-  no field may be given twice; ``DespatchDate``, when given, must be a date Peoplevox writes.
+- Peoplevox (query string of a GET, form body of a POST): the event type must be one of
+  ``PEOPLEVOX_ACCEPTED_EVENTS``. A despatch event (``PEOPLEVOX_EVENTS``) needs the fields ``PEOPLEVOX_REQUIRED``
+  present, non-empty and substituted (not still ``{Placeholder}``); no field may be given twice; ``DespatchDate``,
+  when given, must be a date Peoplevox writes. A stock or returns event (``PEOPLEVOX_STOCK_EVENTS``) must be
+  readable by the parser its flow uses (:func:`~erp_wms_sync.domain.stock_movements.stock_notice_from_callback`,
+  :func:`~erp_wms_sync.domain.pv_returns.return_notice_from_callback`), so the flow never meets a callback the
+  receiver accepted and it cannot read; dates are checked for shape only (the flow reads them again in the
+  warehouse's time zone).
 - Cin7 Core (JSON): an object whose ``EventType`` is a string; ``Sale/OrderAuthorised`` needs a GUID ``SaleID``;
   other Cin7 Core types are acknowledged and not kept (a 4xx would make Cin7 retry, then deactivate the webhook).
 
@@ -28,21 +33,29 @@ from sqlalchemy import and_, func, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from erp_wms_sync.connectors.redaction import redact
+from erp_wms_sync.domain.pv_returns import return_notice_from_callback
+from erp_wms_sync.domain.stock_movements import stock_notice_from_callback
 from erp_wms_sync.ledger.db import session_scope
 from erp_wms_sync.ledger.models import SecurityEvent, WebhookInbox
 from erp_wms_sync.webhooks import (
     CIN7_EVENTS,
     CIN7CORE,
+    INCREMENTAL_CHANGES,
     PEOPLEVOX,
+    PEOPLEVOX_ACCEPTED_EVENTS,
     PEOPLEVOX_EVENTS,
     PEOPLEVOX_REQUIRED,
+    PEOPLEVOX_STOCK_EVENTS,
+    RETURNS,
     TOKEN_PARAM,
+    asset_routes,
     asset_uri_for,
 )
 
 DESPATCH_DATE_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M")
 PEOPLEVOX_IDENTITY = ("DespatchNumber", "PackageNumber", "TrackingNumber")
 ENTITY_KEY_MAX = 128  # webhook_inbox.entity_key
+SHAPE_TIMEZONE = "UTC"  # stock and returns dates are checked for shape here; the flows read them in the WMS zone
 NO_EVENT_NEEDED = -1  # asset_event_id of a row that wakes no DAG
 
 # Cin7 Core webhook types (API spelling) that are acknowledged without being kept.
@@ -135,9 +148,11 @@ def _check_despatch_date(value: str) -> None:
 
 def peoplevox_callback(integration: str, event_type: str, raw: str, secret: str) -> Callback:
     """A Peoplevox callback from its query string (GET) or form body (POST), checked; raises :class:`Malformed`."""
+    if event_type in PEOPLEVOX_STOCK_EVENTS:
+        return _stock_callback(integration, event_type, raw, secret)
     if event_type not in PEOPLEVOX_EVENTS:
         raise Malformed(f"unknown Peoplevox event type {event_type[:64]!r} (expected one of "
-                        + ", ".join(PEOPLEVOX_EVENTS) + ")")
+                        + ", ".join(PEOPLEVOX_ACCEPTED_EVENTS) + ")")
     fields = _fields(raw)
     for name in PEOPLEVOX_REQUIRED:
         value = fields.get(name, "")
@@ -152,6 +167,39 @@ def peoplevox_callback(integration: str, event_type: str, raw: str, secret: str)
     identity = [fields.get(name, "") for name in PEOPLEVOX_IDENTITY]
     return Callback(integration, PEOPLEVOX, event_type, _scrub(without_token(raw), secret),
                     fields["DespatchNumber"], _digest(PEOPLEVOX, event_type, *identity))
+
+
+def _stock_callback(integration: str, event_type: str, raw: str, secret: str) -> Callback:
+    """A stock (``IncrementalChanges``, ``AvailabilityChanges``) or ``Returns`` callback, read by its flow's parser.
+
+    The entity is the item (stock) or the return code (returns). The dedupe key is what identifies the event: the
+    movement's HistoryId when Peoplevox gives one, else the change itself (item, quantity, time, reason); the
+    figures of an availability change (item, available, on hand, site); the returned line (return, item,
+    quantity, condition). A repeat of the same figures is answered as a duplicate and wakes nothing: the flows
+    read the whole truth from the reports anyway, and a movement still arrives as its own ``IncrementalChanges``."""
+    body = _scrub(without_token(raw), secret)
+    try:
+        if event_type == RETURNS:
+            line = return_notice_from_callback(event_type, body, SHAPE_TIMEZONE)
+            return Callback(integration, PEOPLEVOX, event_type, body, line.return_code[:ENTITY_KEY_MAX],
+                            _digest(PEOPLEVOX, event_type, line.return_code, line.item_code,
+                                    _text(line.quantity), line.condition))
+        notice = stock_notice_from_callback(event_type, body, SHAPE_TIMEZONE)
+    except ValueError as exc:  # BadStockEvent, or a date the zone cannot hold
+        raise Malformed(str(exc)) from None
+    if event_type == INCREMENTAL_CHANGES and notice.history_id is not None:
+        identity = ["HistoryId", str(notice.history_id)]
+    elif event_type == INCREMENTAL_CHANGES:
+        identity = [notice.item_code, _text(notice.quantity_changed),
+                    notice.at.isoformat() if notice.at is not None else "", notice.reason]
+    else:  # AvailabilityChanges
+        identity = [notice.item_code, _text(notice.available), _text(notice.on_hand), notice.site]
+    return Callback(integration, PEOPLEVOX, event_type, body, notice.item_code[:ENTITY_KEY_MAX],
+                    _digest(PEOPLEVOX, event_type, *identity))
+
+
+def _text(number: int | None) -> str:
+    return "" if number is None else str(number)
 
 
 # --- Cin7 Core ------------------------------------------------------------------------------------------------
@@ -256,12 +304,20 @@ class PendingRow:
 
 
 def pending_rows(url: str | None, limit: int, skip: Sequence[tuple[str, str]] = ()) -> list[PendingRow]:
-    """The oldest rows not yet emitted, leaving out the (integration, source) pairs in ``skip`` (backing off)."""
+    """The oldest rows not yet emitted, leaving out the rows that wake the (integration, asset URI) pairs in
+    ``skip`` (assets backing off). Per asset, not per source: stock callbacks waiting for an asset Airflow does not
+    know yet must not hold back the same integration's despatch callbacks."""
     query = (select(WebhookInbox.id, WebhookInbox.integration, WebhookInbox.source, WebhookInbox.event_type)
              .where(WebhookInbox.asset_event_id.is_(None)))
-    if skip:
-        query = query.where(not_(or_(*(and_(WebhookInbox.integration == name, WebhookInbox.source == source)
-                                       for name, source in sorted(set(skip))))))
+    excluded = []
+    for name, uri in sorted(set(skip)):
+        route = asset_routes(name).get(uri)
+        if route is not None:
+            source, event_types = route
+            excluded.append(and_(WebhookInbox.integration == name, WebhookInbox.source == source,
+                                 WebhookInbox.event_type.in_(event_types)))
+    if excluded:
+        query = query.where(not_(or_(*excluded)))
     with session_scope(url) as session:
         rows = session.execute(query.order_by(WebhookInbox.id).limit(limit)).all()
     return [PendingRow(int(i), str(name), str(source), event) for i, name, source, event in rows]

@@ -189,7 +189,7 @@ class Outbox:
         except Exception as exc:
             result.failed += 1
             inbox.mark_failed(url, ids)
-            self._back_off(uri, (integration, members[0].source), now, exc, len(ids))
+            self._back_off(uri, (integration, uri), now, exc, len(ids))
             return
         inbox.mark_emitted(url, ids, event_id)
         result.rows += len(ids)

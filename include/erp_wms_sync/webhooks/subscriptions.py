@@ -3,8 +3,11 @@
 :func:`sync_subscriptions` is idempotent: run it after a deploy, after the receiver's public URL or its secret
 changed, and on a schedule (Cin7 Core deactivates a webhook after its 6th failed delivery; a sync turns it back on).
 
-- **Peoplevox** has no operation that lists subscriptions, so the id ``SubscribeEvent`` returns is kept in the
-  ledger (:class:`~erp_wms_sync.ledger.models.Subscription`, one row per integration and event). A row whose
+- **Peoplevox**: the despatch events (``PEOPLEVOX_EVENTS``, for dispatch confirmation) and the stock and returns
+  events (``PEOPLEVOX_STOCK_EVENTS``: ``IncrementalChanges``, ``AvailabilityChanges`` for inventory sync, ``Returns``
+  for the returns flow), each with the fields its flow reads. Peoplevox has no operation that lists
+  subscriptions, so the id ``SubscribeEvent`` returns is kept in the ledger
+  (:class:`~erp_wms_sync.ledger.models.Subscription`, one row per integration and event). A row whose
   callback URL is unchanged (compared through a sha256 of the full URL in ``note``; the URL itself holds the
   secret and is stored with it replaced by ``***``) is left alone. A changed URL or secret, or ``force``,
   unsubscribes the old id (Peoplevox not knowing it any more is fine) and subscribes again.
@@ -34,13 +37,15 @@ from sqlalchemy.orm import Session
 
 from erp_wms_sync.config import ErpKind, Integration
 from erp_wms_sync.connectors.redaction import redact, remember
+from erp_wms_sync.domain.stock_movements import stock_callback_url
 from erp_wms_sync.errors import ApiResponseInvalid, ConfigError, ErpWmsSyncError
 from erp_wms_sync.ledger.models import Subscription, utcnow
 from erp_wms_sync.webhooks import (
     CIN7_EVENTS,
     CIN7CORE,
     PEOPLEVOX,
-    PEOPLEVOX_EVENTS,
+    PEOPLEVOX_ACCEPTED_EVENTS,
+    PEOPLEVOX_STOCK_EVENTS,
     cin7_callback_url,
     peoplevox_callback_url,
 )
@@ -235,11 +240,20 @@ class _Job:
 
 
 # --- Peoplevox ------------------------------------------------------------------------------------------------
+def peoplevox_event_url(base_url: str, integration: str, event_type: str, token: str) -> str:
+    """The callback URL registered for one of ``PEOPLEVOX_ACCEPTED_EVENTS``: the despatch fields for a despatch
+    event, the event's own fields (:data:`~erp_wms_sync.domain.stock_movements.STOCK_FIELDS`) for a stock or
+    returns event."""
+    if event_type in PEOPLEVOX_STOCK_EVENTS:
+        return stock_callback_url(base_url, integration, event_type, token)
+    return peoplevox_callback_url(base_url, integration, event_type, token)
+
+
 def _sync_peoplevox(job: _Job, wms: PeoplevoxSubscriber, force: bool) -> None:
     rows = job.rows(PEOPLEVOX)
-    for event in PEOPLEVOX_EVENTS:
-        url = peoplevox_callback_url(job.base_url, job.name, event, job.secret)
-        masked = peoplevox_callback_url(job.base_url, job.name, event, MASK)
+    for event in PEOPLEVOX_ACCEPTED_EVENTS:
+        url = peoplevox_event_url(job.base_url, job.name, event, job.secret)
+        masked = peoplevox_event_url(job.base_url, job.name, event, MASK)
         row = rows.get(event)
         if row is not None and row.active and row.note == digest(url) and not force:
             row.checked_at = utcnow()
@@ -247,7 +261,7 @@ def _sync_peoplevox(job: _Job, wms: PeoplevoxSubscriber, force: bool) -> None:
             continue
         _subscribe_peoplevox(job, wms, event, row, url, masked, force)
     for event, row in rows.items():
-        if event not in PEOPLEVOX_EVENTS:  # an event the product no longer listens to
+        if event not in PEOPLEVOX_ACCEPTED_EVENTS:  # an event the product no longer listens to
             if _unsubscribe_peoplevox(job, wms, event, row.external_id):
                 job.session.delete(row)
                 job.commit()

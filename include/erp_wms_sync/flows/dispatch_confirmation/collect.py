@@ -24,7 +24,7 @@ from erp_wms_sync.flows.common import RunContext
 from erp_wms_sync.ledger import dispatch_repo
 from erp_wms_sync.ledger.models import DespatchRecord, WebhookInbox
 from erp_wms_sync.ledger.repo import NewException
-from erp_wms_sync.webhooks import PEOPLEVOX
+from erp_wms_sync.webhooks import PEOPLEVOX, PEOPLEVOX_EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ def collect(ctx: RunContext, wms: Any, *, now: datetime | None = None) -> Collec
     tz = ctx.integration.wms.timezone
     out = Collected()
     with ctx.session() as session:
-        inbox = dispatch_repo.pending_inbox(session, ctx.integration.name, PEOPLEVOX, INBOX_BATCH)
+        inbox = dispatch_repo.pending_inbox(session, ctx.integration.name, PEOPLEVOX, INBOX_BATCH,
+                                            event_types=PEOPLEVOX_EVENTS)
         notices, unreadable = _read_inbox(inbox, tz)
         if unreadable:
             dispatch_repo.mark_inbox(session, [row.id for row, _ in unreadable], "failed",

@@ -1,0 +1,72 @@
+"""inventory_sync end to end: the real DAG under dag.test() against the simulators.
+
+Peoplevox stock movements (goods in, counts, write-offs, damaged stock to quarantine) reach Cin7 Core as absolute
+stock adjustments that leave Cin7's on-hand equal to what Peoplevox counts as sellable, in batched calls, and a
+re-run or backfill re-applies nothing (counted from the simulators' own traffic and stock).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from erp_wms_simulators.peoplevox import Warehouse
+from erp_wms_sync.ledger.db import session_scope
+from erp_wms_sync.ledger.models import StockAdjustmentRecord, StockMovementRecord
+from tests.e2e.conftest import task_states
+
+pytestmark = pytest.mark.e2e
+INVENTORY = "northwind__inventory_sync"
+SKUS = ("NWO-BOOT-10", "NWO-BOOT-11", "NWO-BAG-REG")
+CIN7_LOCATION = "Main Warehouse"
+
+
+def cin7_on_hand(stack: Any, sku: str) -> float:
+    return float(stack.cin7core.availability(sku, CIN7_LOCATION)["OnHand"])
+
+
+def pv_sellable(warehouse: Warehouse, sku: str) -> int:
+    """What Peoplevox holds of ``sku`` at MAIN outside quarantine (the sample's counted locations)."""
+    return sum(int(row["on_hand"]) for row in warehouse.stock(sku, "MAIN")
+               if row["location"].upper() != "QUARANTINE")
+
+
+def adjustment_posts(stack: Any) -> int:
+    endpoints = stack.traffic()["cin7core"]["endpoints"]
+    return sum(c["answered"] + c["refused"] for key, c in endpoints.items()
+               if key.upper().startswith("POST") and key.lower().endswith("/stockadjustment"))
+
+
+def test_movements_reach_cin7_as_batched_absolute_adjustments_once(stack, wired, run_dag) -> None:
+    run_dag("northwind__item_master_sync")
+    warehouse = Warehouse(stack.peoplevox, "northwind")
+    warehouse.goods_in(SKUS[0], 50, "MAIN")
+    warehouse.goods_in(SKUS[1], 20, "MAIN")
+    warehouse.goods_in(SKUS[2], 7, "MAIN")
+    stack.reset_traffic()
+
+    run = run_dag(INVENTORY)
+    assert set(task_states(run).values()) == {"success"}, task_states(run)
+    for sku in SKUS:
+        assert cin7_on_hand(stack, sku) == pv_sellable(warehouse, sku), sku
+    assert adjustment_posts(stack) == 1  # three SKUs, one call
+
+    warehouse.stock_count(SKUS[0], "MAIN", 46)  # four missing on the shelf
+    warehouse.adjust(SKUS[1], "MAIN", -3, reason="Damaged in store")
+    warehouse.adjust(SKUS[2], "MAIN", 2, location="QUARANTINE")  # damaged stock: not sellable
+    stack.reset_traffic()
+    run = run_dag(INVENTORY)
+    assert set(task_states(run).values()) == {"success"}, task_states(run)
+    assert [cin7_on_hand(stack, sku) for sku in SKUS] == [46, 17, 7]
+    assert adjustment_posts(stack) == 1
+
+    stack.reset_traffic()
+    run = run_dag(INVENTORY)  # nothing new: nothing posted, nothing changed
+    assert adjustment_posts(stack) == 0
+    assert [cin7_on_hand(stack, sku) for sku in SKUS] == [46, 17, 7]
+    with session_scope(wired) as session:
+        states = {row.history_id: row.state for row in session.query(StockMovementRecord)}
+        posted = session.query(StockAdjustmentRecord).filter_by(state="posted").count()
+    assert posted == 2
+    assert set(states.values()) <= {"applied", "opening"}, states
