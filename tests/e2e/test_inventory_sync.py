@@ -15,6 +15,7 @@ from erp_wms_simulators.peoplevox import Warehouse
 from erp_wms_sync.ledger.db import session_scope
 from erp_wms_sync.ledger.models import StockAdjustmentRecord, StockMovementRecord
 from tests.e2e.conftest import task_states
+from tests.e2e.orders_support import cin7_sale
 
 pytestmark = pytest.mark.e2e
 INVENTORY = "northwind__inventory_sync"
@@ -70,3 +71,34 @@ def test_movements_reach_cin7_as_batched_absolute_adjustments_once(stack, wired,
         posted = session.query(StockAdjustmentRecord).filter_by(state="posted").count()
     assert posted == 2
     assert set(states.values()) <= {"applied", "opening"}, states
+
+
+def test_a_despatch_is_left_to_dispatch_confirmation_and_never_deducted_twice(stack, wired, run_dag) -> None:
+    """Peoplevox despatches two boots and receives five more before inventory sync runs; Cin7 has not shipped the
+    order yet. Inventory sync must not set Cin7 to Peoplevox's figure now (Cin7's ship would then take the two out a
+    second time): the pair waits; once dispatch confirmation shipped the order, Cin7 ends equal to Peoplevox."""
+    run_dag("northwind__item_master_sync")
+    warehouse = Warehouse(stack.peoplevox, "northwind")
+    warehouse.goods_in(SKUS[0], 50, "MAIN")
+    assert set(task_states(run_dag(INVENTORY)).values()) == {"success"}
+    assert cin7_on_hand(stack, SKUS[0]) == 50
+
+    sale = cin7_sale(stack, [(SKUS[0], 2)])
+    assert task_states(run_dag("northwind__order_release"))["release_orders"] == "success"
+    number = sale["Order"]["SaleOrderNumber"]
+    warehouse.allocate(number)
+    warehouse.start_picking(number)
+    warehouse.pick(number)
+    warehouse.despatch(number, carrier="Royal Mail", tracking="RM1")
+    warehouse.goods_in(SKUS[0], 5, "MAIN")
+
+    assert set(task_states(run_dag(INVENTORY)).values()) == {"success"}
+    assert cin7_on_hand(stack, SKUS[0]) == 50, "nothing posted while Cin7 has not shipped the despatch"
+    with session_scope(wired) as session:
+        waiting = session.query(StockMovementRecord).filter_by(state="waiting").count()
+    assert waiting == 2  # the despatch and the goods in behind it
+
+    assert task_states(run_dag("northwind__dispatch_confirmation"))["confirm_despatches"] == "success"
+    assert cin7_on_hand(stack, SKUS[0]) == 48  # Cin7's ship took the two out
+    assert set(task_states(run_dag(INVENTORY)).values()) == {"success"}
+    assert cin7_on_hand(stack, SKUS[0]) == pv_sellable(warehouse, SKUS[0]) == 53
