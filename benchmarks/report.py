@@ -12,6 +12,8 @@ TITLES = {
     "orders_released_per_minute_at_60_per_minute": "Orders released per minute at Cin7's 60 calls/min",
     "dag_parse_seconds": "DAG folder parse time",
     "gx_validation_seconds": "GX validation of order lines",
+    "stock_movements_applied_per_minute_at_60_per_minute": "Stock movements applied per minute at Cin7's 60 calls/min",
+    "cin7_calls_per_1000_movements": "Cin7 stock calls per 1,000 movements",
     "dispatch_latency_p50_seconds": "Despatch → Cin7 shipped, p50",
     "dispatch_latency_p95_seconds": "Despatch → Cin7 shipped, p95",
     "cin7_dispatch_calls_per_despatch": "Cin7 calls per despatch",
@@ -21,6 +23,8 @@ TITLES = {
 }
 SIZE_UNITS = {"dag_parse_seconds": "integrations", "gx_validation_seconds": "lines"}
 SIZE_UNITS.update({figure: "despatches/min" for figure in TITLES if "dispatch" in figure})
+SIZE_UNITS.update({"stock_movements_applied_per_minute_at_60_per_minute": "movements",
+                   "cin7_calls_per_1000_movements": "movements"})
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -45,8 +49,13 @@ def notes(entry: dict[str, Any]) -> str:
         parts.append(f"clock scaled ×{_number(detail['clock_scale'])} (window {_number(detail['window_seconds'])} s"
                      f" for simulator and client); {_number(detail['wall_seconds'])} s wall ="
                      f" {_number(detail['real_minutes'])} real min; Retry-After off")
-        parts.append(f"{detail['cin7_refused_429_503']} answers 429/503 with item master sync on the same key"
-                     f" ({detail['item_master_sync_runs']} runs)")
+        if "item_master_sync_runs" in detail:
+            parts.append(f"{detail['cin7_refused_429_503']} answers 429/503 with item master sync on the same key"
+                         f" ({detail['item_master_sync_runs']} runs)")
+        if "order_release_runs" in detail:
+            parts.append(f"{detail['cin7_refused_429_503']} answers 429/503 with order release on the same key"
+                         f" ({detail['order_release_runs']} runs); applied {detail['applied']:,}; Cin7 equals "
+                         f"Peoplevox: {'yes' if detail['cin7_equals_peoplevox'] else 'NO'}")
     if "by_endpoint" in detail:
         top = sorted(detail["by_endpoint"].items(), key=lambda kv: -kv[1])
         parts.append(", ".join(f"{name} {_number(value)}" for name, value in top))

@@ -47,6 +47,8 @@ FIGURES: dict[str, Figure] = {
     "release_at_limit": Figure("release_at_limit", (1_000,), (60,), 7200, scaled=True),
     # size = seconds per despatch rate (a live Airflow: minutes of wall time, so not in --quick)
     "dispatch_latency": Figure("dispatch_latency", (150,), (), 3600),
+    # size = stock movements applied in one inventory_sync run at Cin7's real limit (scaled clock)
+    "stock_at_limit": Figure("stock_at_limit", (10_000,), (300,), 7200, scaled=True),
 }
 
 
@@ -133,6 +135,10 @@ def _child(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir)
     if args.child == "release_at_limit":
         rows = figures.release_at_limit(args.size, workdir, args.scale)
+    elif args.child == "stock_at_limit":
+        from benchmarks.stock_sync import stock_at_limit
+
+        rows = stock_at_limit(args.size, workdir, args.scale)
     else:
         rows = getattr(figures, args.child)(args.size, workdir)
     Path(args.result).write_text(json.dumps(rows, indent=2, default=str), encoding="utf-8")
