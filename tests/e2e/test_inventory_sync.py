@@ -7,6 +7,7 @@ re-run or backfill re-applies nothing (counted from the simulators' own traffic 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -64,6 +65,11 @@ def test_movements_reach_cin7_as_batched_absolute_adjustments_once(stack, wired,
 
     stack.reset_traffic()
     run = run_dag(INVENTORY)  # nothing new: nothing posted, nothing changed
+    assert adjustment_posts(stack) == 0
+    assert [cin7_on_hand(stack, sku) for sku in SKUS] == [46, 17, 7]
+    now = datetime.now(UTC)  # a backfill of the last hour re-reads every movement and re-applies none
+    run = run_dag(INVENTORY, window_start=(now - timedelta(hours=1)).isoformat(), window_end=now.isoformat())
+    assert set(task_states(run).values()) == {"success"}, task_states(run)
     assert adjustment_posts(stack) == 0
     assert [cin7_on_hand(stack, sku) for sku in SKUS] == [46, 17, 7]
     with session_scope(wired) as session:
