@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -167,8 +168,9 @@ def plan_all(ctx: RunContext, wms: Any, now: datetime,
         out.not_opened = len(unopened) - len(snapshot)
     all_moves = [m for group in groups.values() for m in group]
     with ctx.session() as session:
-        state_of = despatch_states(session, name, all_moves, positions)
-        refused = refused_earlier(session, name, list(groups), state_of)
+        held_orders = refused_orders(session, name)
+        state_of = despatch_states(session, name, all_moves, positions, held_orders)
+        refused = refused_earlier(session, name, list(groups), state_of, held_orders)
     plans: list[seq.PairPlan] = []
     opening: dict[Pair, int] = {}
     for pair, group in groups.items():
@@ -228,11 +230,19 @@ def open_snapshot(ctx: RunContext, wms: Any, now: datetime, pairs: list[Pair]) -
             if pair not in moved_since and pair not in unreadable}
 
 
+def refused_orders(session: Any, integration: str) -> list[str]:
+    """Peoplevox orders with a despatch Cin7 refused (held against a known ERP order): a handful."""
+    return sorted(set(session.scalars(select(DespatchRecord.wms_order_number).where(
+        DespatchRecord.integration == integration, DespatchRecord.state.in_(("held", "ignored")),
+        DespatchRecord.erp_order_id.is_not(None)))))
+
+
 def despatch_states(session: Any, integration: str, moves: list[seq.Move],
-                    positions: dict[Pair, StockPosition]) -> Any:
+                    positions: dict[Pair, StockPosition], extra_orders: Sequence[str] = ()) -> Any:
     """What Cin7 holds of each despatch movement, from dispatch confirmation's ledger (see
-    :func:`erp_wms_sync.domain.stock_sequencing.plan_pair`)."""
-    orders = sorted({m.sales_order for m in moves if m.kind == seq.DESPATCH and m.sales_order})
+    :func:`erp_wms_sync.domain.stock_sequencing.plan_pair`); ``extra_orders`` are read as well (for movements
+    applied earlier)."""
+    orders = sorted({m.sales_order for m in moves if m.kind == seq.DESPATCH and m.sales_order} | set(extra_orders))
     booked: dict[tuple[str, str], int] = defaultdict(int)
     booked_at: dict[tuple[str, str], datetime] = {}
     refused: dict[tuple[str, str], int] = defaultdict(int)
@@ -282,16 +292,22 @@ def despatch_states(session: Any, integration: str, moves: list[seq.Move],
     return state
 
 
-def refused_earlier(session: Any, integration: str, pairs: list[Pair], state_of: Any) -> dict[Pair, int]:
-    """Per pair: the quantity of already-applied despatch movements Cin7 still refuses (it holds their stock)."""
+def refused_earlier(session: Any, integration: str, pairs: list[Pair], state_of: Any,
+                    orders: list[str]) -> dict[Pair, int]:
+    """Per pair: the quantity of already-applied despatch movements Cin7 still refuses (it holds their stock).
+
+    Only ``orders`` (:func:`refused_orders`) can have one, so the query starts from those, never from the whole
+    movement history."""
     wanted = set(pairs)
     out: dict[Pair, int] = defaultdict(int)
-    for row in session.scalars(select(StockMovementRecord).where(
-            StockMovementRecord.integration == integration, StockMovementRecord.kind == seq.DESPATCH,
-            StockMovementRecord.state == "applied")):
-        pair = (row.item_code, row.site)
-        if pair in wanted and state_of(_move(row)) == seq.REFUSED:
-            out[pair] += int(row.quantity)
+    for start in range(0, len(orders), 500):
+        for row in session.scalars(select(StockMovementRecord).where(
+                StockMovementRecord.integration == integration, StockMovementRecord.kind == seq.DESPATCH,
+                StockMovementRecord.state == "applied",
+                StockMovementRecord.sales_order.in_(orders[start:start + 500]))):
+            pair = (row.item_code, row.site)
+            if pair in wanted and state_of(_move(row)) == seq.REFUSED:
+                out[pair] += int(row.quantity)
     return out
 
 
