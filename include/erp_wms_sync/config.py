@@ -33,6 +33,7 @@ from erp_wms_sync.config_sections import (
     OrderSettings,
     Problem,
     ReconciliationSettings,
+    ReturnSettings,
     SettingProblems,
     StockSettings,
     StrictModel,
@@ -49,7 +50,8 @@ from erp_wms_sync.schedules import Finding, cron_finding, timezone_finding
 __all__ = ["DEFAULT_OWNERS", "DEFAULT_SCHEDULES", "FLOWS", "AlertSettings", "ConfigError",
            "DispatchSettings", "ErpKind", "ErpSettings", "StockSettings",
            "FileCheck", "Integration", "ItemCodeSettings", "LocationMap", "OrderSettings", "Problem",
-           "ReconciliationSettings", "Scan", "WmsSettings", "WriteBack", "check_file", "check_integration",
+           "ReconciliationSettings", "ReturnSettings", "Scan", "WmsSettings", "WriteBack", "check_file",
+           "check_integration",
            "integration_files", "load_all", "load_integration", "scan_files", "scan_folder", "validate_files"]
 
 DEFAULT_INTEGRATIONS_DIR = Path(__file__).resolve().parents[1] / "integrations"
@@ -98,6 +100,11 @@ DEFAULT_OWNERS = {
     "invalid_stock_movement": "warehouse",  # an unreadable Item movement history row holds its SKU x site
     "return_not_restocked": "finance",
     "credit_before_stock_in": "finance",
+    "return_without_authorisation": "cx+finance",  # a return of an order (or RA) the integration does not know
+    "return_damaged": "finance",  # damaged goods came back: finance decides the credit (returns.damaged_credit)
+    "return_awaiting_invoice": "finance",  # Cin7 credits an invoice: the sale has no authorised invoice yet
+    "credit_note_rejected": "finance",  # Cin7 refused a return's credit note; tried again every run
+    "invalid_return": "warehouse",  # an unreadable Return summary row holds its whole return
     "orphaned_order": "ops",
     "dispatched_but_open": "ops",
     "stock_variance": "finance+warehouse",
@@ -128,6 +135,7 @@ class Integration(StrictModel):
     item_codes: ItemCodeSettings = Field(default_factory=ItemCodeSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     stock: StockSettings = Field(default_factory=StockSettings)
+    returns: ReturnSettings = Field(default_factory=ReturnSettings)
 
     # Field validators run in declaration order and see the fields declared before theirs in ``info.data``.
     @field_validator("timezone")

@@ -116,6 +116,26 @@ class StockSettings(StrictModel):
         return value
 
 
+class ReturnSettings(StrictModel):
+    """Returns: which Peoplevox return conditions may be sold again, what happens to damaged goods, and how long a
+    sellable return may wait for its stock-in before finance is told.
+
+    ``damaged_credit``: ``review`` (default: a ``return_damaged`` exception asks finance to decide; no credit is
+    made), ``credit`` (damaged lines are credited too, never restocked), ``none`` (damaged lines are never
+    credited; finance still sees the exception)."""
+
+    sellable_conditions: list[str] = Field(
+        default_factory=lambda: ["Sellable", "Resellable", "Resaleable", "Good", "As new"], min_length=1,
+        description="Return condition values (case-insensitive) whose goods go back to sellable stock")
+    damaged_credit: str = Field(default="review", pattern="^(review|credit|none)$")
+    restock_deadline_hours: int = Field(default=24, ge=1, le=24 * 30,
+                                        description="a sellable return not in ERP stock by then is "
+                                                    "return_not_restocked")
+    report_overlap_minutes: int = Field(default=60, ge=1, le=24 * 60,
+                                        description="each read of the Return summary re-reads this far back")
+    max_returns_per_run: int = Field(default=2000, gt=0, le=50_000)
+
+
 class LocationMap(StrictModel):
     erp: str = Field(min_length=1, description="ERP location (Cin7 Core) or warehouse code (BlueCherry)")
     wms_site: str = Field(min_length=1, description="Peoplevox site reference")

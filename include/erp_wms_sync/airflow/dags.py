@@ -20,7 +20,7 @@ from erp_wms_sync.airflow import steps
 from erp_wms_sync.airflow.factory import DISPATCH_POOL, WMS_POOL, erp_pool, new_dag, timetable
 from erp_wms_sync.airflow.runtime import no_retry_on_bad_data
 from erp_wms_sync.config import Integration
-from erp_wms_sync.webhooks import despatch_asset_uri, orders_asset_uri, stock_asset_uri
+from erp_wms_sync.webhooks import despatch_asset_uri, orders_asset_uri, returns_asset_uri, stock_asset_uri
 
 
 def step(integration: Integration, flow: str, task_id: str, target: Callable[..., Any], *,
@@ -261,7 +261,50 @@ def stock_changed(integration: Integration) -> Asset:
     return Asset(name=f"{integration.name}_stock_changed", uri=stock_asset_uri(integration.name))
 
 
+BLUECHERRY_INVENTORY_DOC = """
+### Inventory sync — {label}
+
+**What moves:** Peoplevox available-to-sell → BlueCherry on-hand per SKU × warehouse (ABSOLUTE inventory
+adjustments). Peoplevox is primary for available-to-sell; BlueCherry gets parallel updates and is never the
+bottleneck.
+**Schedule:** `{schedule}` ({tz}); each run reads the *Item inventory summary* once and publishes only the figures
+that changed since the last publish (a re-run publishes nothing).
+**Counted locations:** {sellable} except {non_sellable} (quarantine is never published); a site publishes to the
+first BlueCherry warehouse `locations` maps to it.
+**Exceptions:** `unmapped_sku` → `{sku_owner}`, `unmapped_location` → `{location_owner}`, `failed_stock_increment` →
+`{failed_owner}`, `invalid_stock_movement` (an unreadable report row holds its SKU × site) → `{invalid_owner}`.
+
+`plan_window` → `push_availability` (pool `{erp_pool}`, LOW priority in the BlueCherry key's budget: shipments and
+status write-back go first; one adjustment per warehouse per {max_lines} lines, journalled before it is posted under
+a Reference derived from its lines, so a retry is answered unchanged and never applied twice; a limited gateway
+leaves the rest to the next run) → `data_check` (red once per new problem, after the good figures went).
+
+Runbook: `docs/runbook.md#inventory-sync`.
+"""
+
+
+def build_bluecherry_inventory_sync(integration: Integration) -> DAG:
+    """BlueCherry's inventory sync: Peoplevox available-to-sell pushed in batches on the integration's schedule."""
+    flow = "inventory_sync"
+    stock = integration.stock
+    doc = BLUECHERRY_INVENTORY_DOC.format(
+        label=integration.label, schedule=integration.schedule_for(flow), tz=integration.timezone,
+        sellable=", ".join(stock.sellable_locations), non_sellable=", ".join(stock.non_sellable_locations) or "none",
+        sku_owner=integration.owner_of("unmapped_sku"), location_owner=integration.owner_of("unmapped_location"),
+        failed_owner=integration.owner_of("failed_stock_increment"),
+        invalid_owner=integration.owner_of("invalid_stock_movement"), erp_pool=erp_pool(integration),
+        max_lines=stock.max_lines_per_adjustment)
+    with new_dag(integration, flow, doc) as dag:
+        window = plan_window_task(integration, flow)()
+        pushed = step(integration, flow, "push_availability", steps.push_stock_availability, client="wms+erp",
+                      low_priority=True, pool=erp_pool(integration))(window)
+        step(integration, flow, "data_check", steps.stock_data_check, retries=0)(window, pushed)
+    return dag
+
+
 def build_inventory_sync(integration: Integration) -> DAG:
+    if integration.erp.kind.value == "bluecherry":
+        return build_bluecherry_inventory_sync(integration)
     flow = "inventory_sync"
     asset = stock_changed(integration)
     schedule = AssetOrTimeSchedule(timetable=timetable(integration, flow), assets=AssetAny(asset))
@@ -280,6 +323,55 @@ def build_inventory_sync(integration: Integration) -> DAG:
         applied = step(integration, flow, "apply_movements", steps.apply_stock_movements,
                        client="wms+erp")(window, checked)
         step(integration, flow, "data_check", steps.stock_data_check, retries=0)(window, applied)
+    return dag
+
+
+RETURNS_DOC = """
+### Returns — {label}
+
+**What moves:** {what}
+**Triggers:** every `{schedule}` ({tz}), and at once on a Peoplevox `Returns` callback (asset `{asset}`); each run
+reads the *Return summary* for its window, so a dropped callback loses nothing.
+**Exceptions:** `return_without_authorisation` → `{unknown_owner}`, `return_damaged` → `{damaged_owner}`,
+`return_not_restocked` → `{late_owner}`, `credit_before_stock_in` → `{early_owner}`, `return_awaiting_invoice` →
+`{invoice_owner}`, `unmapped_sku` → `{sku_owner}`, `invalid_return` → `{invalid_owner}`.
+
+`plan_window` → `collect_returns` (pool `peoplevox_api`) → `settle_returns` (pool `peoplevox_api`) → `data_check`.
+
+Runbook: `docs/runbook.md#returns`.
+"""
+
+CIN7_RETURNS = ("Peoplevox returns → Cin7 Core credit notes, one per return, each only after inventory sync booked "
+                "its stock-in (this flow never books stock). Damaged goods stay in quarantine; their credit follows "
+                "`returns.damaged_credit` (`{policy}`).")
+BLUECHERRY_RETURNS = ("BlueCherry return authorisations → Peoplevox expected returns (*Return authorisations*); "
+                      "what Peoplevox receives and inspects → the RA's receipt in BlueCherry (sellable to stock, "
+                      "damaged to quarantine).")
+
+
+def returns_received(integration: Integration) -> Asset:
+    """Emitted by the webhook receiver's background writer for stored Peoplevox ``Returns`` callbacks."""
+    return Asset(name=f"{integration.name}_returns_received", uri=returns_asset_uri(integration.name))
+
+
+def build_returns(integration: Integration) -> DAG:
+    flow = "returns"
+    asset = returns_received(integration)
+    schedule = AssetOrTimeSchedule(timetable=timetable(integration, flow), assets=AssetAny(asset))
+    cin7 = integration.erp.kind.value == "cin7core"
+    doc = RETURNS_DOC.format(
+        label=integration.label, schedule=integration.schedule_for(flow), tz=integration.timezone, asset=asset.uri,
+        what=CIN7_RETURNS.format(policy=integration.returns.damaged_credit) if cin7 else BLUECHERRY_RETURNS,
+        unknown_owner=integration.owner_of("return_without_authorisation"),
+        damaged_owner=integration.owner_of("return_damaged"), late_owner=integration.owner_of("return_not_restocked"),
+        early_owner=integration.owner_of("credit_before_stock_in"),
+        invoice_owner=integration.owner_of("return_awaiting_invoice"), sku_owner=integration.owner_of("unmapped_sku"),
+        invalid_owner=integration.owner_of("invalid_return"))
+    with new_dag(integration, flow, doc, schedule=schedule) as dag:
+        window = plan_window_task(integration, flow)()
+        collected = step(integration, flow, "collect_returns", steps.collect_returns, client="wms")(window)
+        settled = step(integration, flow, "settle_returns", steps.settle_returns, client="wms+erp")(window, collected)
+        step(integration, flow, "data_check", steps.returns_data_check, retries=0)(window, settled)
     return dag
 
 
@@ -314,5 +406,6 @@ FLOW_BUILDERS: dict[str, Callable[[Integration], DAG]] = {
     "webhook_subscriptions": build_webhook_subscriptions,
 }
 #: Flows built only for some ERPs (the others get no DAG until their pattern lands).
-FLOW_ERPS: dict[str, tuple[str, ...]] = {"inventory_sync": ("cin7core",)}
+FLOW_ERPS: dict[str, tuple[str, ...]] = {}
 FLOW_BUILDERS["inventory_sync"] = build_inventory_sync
+FLOW_BUILDERS["returns"] = build_returns

@@ -142,6 +142,32 @@ def stock_data_check(ctx: RunContext) -> Any:
     return data_check(ctx)
 
 
+def push_stock_availability(ctx: RunContext, wms: WmsClient, erp: Any) -> Any:
+    """BlueCherry: Peoplevox available-to-sell published in batches (the Cin7 Core steps above sequence movements)."""
+    from erp_wms_sync.flows.inventory_sync.bluecherry import push_availability
+
+    return push_availability(ctx, wms, erp)
+
+
+# --- returns ------------------------------------------------------------------------------------------------
+def collect_returns(ctx: RunContext, wms: WmsClient) -> Any:
+    from erp_wms_sync.flows.returns import collect_returns as collect
+
+    return collect(ctx, wms)
+
+
+def settle_returns(ctx: RunContext, wms: WmsClient, erp: Any) -> Any:
+    from erp_wms_sync.flows.returns import settle_returns as settle
+
+    return settle(ctx, wms, erp)
+
+
+def returns_data_check(ctx: RunContext) -> Any:
+    from erp_wms_sync.flows.returns import data_check
+
+    return data_check(ctx)
+
+
 # --- webhook subscriptions --------------------------------------------------------------------------------
 def sync_subscriptions(ctx: RunContext, wms: WmsClient, erp: Any) -> Any:
     from erp_wms_sync.flows.webhook_subscriptions import sync

@@ -462,3 +462,70 @@ class StockAdjustmentRecord(Base):
         UniqueConstraint("integration", "reference", name="uq_stock_adjustments_reference"),
         Index("ix_stock_adjustments_state", "integration", "state"),
     )
+
+
+class ReturnRecord(Base):
+    """One returned line (a Peoplevox return code × item code): its stock-in and its credit in the ERP, exactly once.
+
+    ``sellable`` is the verdict on its condition (sellable goods go back on a counted shelf; the rest to
+    quarantine). ``state``: ``new`` (seen, not looked at yet) → ``waiting`` (Cin7: sellable, its stock-in not yet
+    applied by inventory sync) → ``restocked`` (Cin7: the stock-in is in Cin7; ``history_ids`` name the movements)
+    | ``ready`` (Cin7: a damaged line to credit without stock-in) → ``credited`` (``erp_ref`` = the Cin7 credit
+    note number) | ``received`` (BlueCherry: ``erp_ref`` = the receipt
+    reference booked against ``ra_number``) | ``closed`` (nothing more to do here: a damaged line left to finance)
+    | ``held`` (an open exception says why; looked at again every run). ``erp_order_id`` is the ERP sale / order.
+    Times are naive UTC: ``returned_at`` from Peoplevox, ``seen_at`` first seen, ``done_at`` credited / received.
+    """
+
+    __tablename__ = "returns"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    return_code: Mapped[str] = mapped_column(String(64))
+    item_code: Mapped[str] = mapped_column(String(128))
+    sales_order: Mapped[str] = mapped_column(String(64), default="")
+    quantity: Mapped[int] = mapped_column(Integer)
+    condition: Mapped[str] = mapped_column(String(64), default="")
+    sellable: Mapped[bool] = mapped_column(Boolean)
+    site: Mapped[str] = mapped_column(String(64), default="")
+    reason: Mapped[str] = mapped_column(String(128), default="")
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(String(16), default="new")
+    erp_order_id: Mapped[str | None] = mapped_column(String(128))
+    ra_number: Mapped[str | None] = mapped_column(String(64))
+    history_ids: Mapped[list | None] = mapped_column(JSON)
+    erp_ref: Mapped[str | None] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(16), default="poll")  # callback | poll
+    seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    __table_args__ = (
+        UniqueConstraint("integration", "return_code", "item_code", name="uq_returns_line"),
+        Index("ix_returns_state", "integration", "state"),
+        Index("ix_returns_order", "integration", "sales_order"),
+    )
+
+
+class ReturnAuthorisationRecord(Base):
+    """A return authorisation (RA) of the ERP announced to Peoplevox as an expected inbound return, exactly once.
+
+    ``state``: ``announced`` (Peoplevox holds its "Return authorisations" rows) | ``held`` (an open exception says
+    why; tried again every run) | ``done`` (the ERP says it is received in full). ``lines`` is ``[{"sku",
+    "item_code", "quantity"}]`` as announced; ``wms_order_number`` the order Peoplevox knows it under.
+    """
+
+    __tablename__ = "return_authorisations"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    ra_number: Mapped[str] = mapped_column(String(64))
+    erp_order_number: Mapped[str] = mapped_column(String(64))
+    wms_order_number: Mapped[str | None] = mapped_column(String(64))
+    site: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="held")
+    lines: Mapped[list | None] = mapped_column(JSON)
+    announced_at: Mapped[datetime | None] = mapped_column(DateTime)
+    seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    __table_args__ = (
+        UniqueConstraint("integration", "ra_number", name="uq_return_authorisations_ra"),
+        Index("ix_return_authorisations_order", "integration", "wms_order_number"),
+    )
