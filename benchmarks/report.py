@@ -14,6 +14,8 @@ TITLES = {
     "gx_validation_seconds": "GX validation of order lines",
     "stock_movements_applied_per_minute_at_60_per_minute": "Stock movements applied per minute at Cin7's 60 calls/min",
     "cin7_calls_per_1000_movements": "Cin7 stock calls per 1,000 movements",
+    "returns_processed_per_minute": "Returns credited per minute (Cin7 limit raised)",
+    "cin7_calls_per_return": "Cin7 calls per credited return",
     "dispatch_latency_p50_seconds": "Despatch → Cin7 shipped, p50",
     "dispatch_latency_p95_seconds": "Despatch → Cin7 shipped, p95",
     "cin7_dispatch_calls_per_despatch": "Cin7 calls per despatch",
@@ -23,7 +25,8 @@ TITLES = {
 }
 SIZE_UNITS = {"dag_parse_seconds": "integrations", "gx_validation_seconds": "lines"}
 SIZE_UNITS.update({figure: "despatches/min" for figure in TITLES if "dispatch" in figure})
-SIZE_UNITS.update({"stock_movements_applied_per_minute_at_60_per_minute": "movements",
+SIZE_UNITS.update({"returns_processed_per_minute": "returns", "cin7_calls_per_return": "returns",
+                   "stock_movements_applied_per_minute_at_60_per_minute": "movements",
                    "cin7_calls_per_1000_movements": "movements"})
 
 
@@ -65,6 +68,8 @@ def notes(entry: dict[str, Any]) -> str:
                      f" in {detail['seconds']} s")
         if detail.get("unconfirmed_why"):
             parts.append("unconfirmed: " + " ".join(str(detail["unconfirmed_why"]).split())[:200])
+    if "credit_notes" in detail:
+        parts.append(f"{detail['credit_notes']} credit notes for {detail['invoiced_sales']} invoiced sales")
     if "released" in detail:
         parts.append(f"released {detail['released']:,}")
     if detail.get("failed_tasks"):

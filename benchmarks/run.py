@@ -49,6 +49,7 @@ FIGURES: dict[str, Figure] = {
     "dispatch_latency": Figure("dispatch_latency", (150,), (), 3600),
     # size = stock movements applied in one inventory_sync run at Cin7's real limit (scaled clock)
     "stock_at_limit": Figure("stock_at_limit", (10_000,), (300,), 7200, scaled=True),
+    "returns_processed": Figure("returns_processed", (200,), (20,), 3600),
 }
 
 
@@ -135,6 +136,10 @@ def _child(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir)
     if args.child == "release_at_limit":
         rows = figures.release_at_limit(args.size, workdir, args.scale)
+    elif args.child == "returns_processed":
+        from benchmarks.returns_bench import returns_processed
+
+        rows = returns_processed(args.size, workdir)
     elif args.child == "stock_at_limit":
         from benchmarks.stock_sync import stock_at_limit
 
