@@ -50,7 +50,10 @@ def free_ports(count: int) -> list[int]:
 def wait_for(predicate, timeout: float, what: str, log: Path):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except requests.RequestException:  # the API server busy starting the first runs: ask again
+            value = None
         if value:
             return value
         time.sleep(1)
