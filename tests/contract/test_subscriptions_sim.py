@@ -1,8 +1,8 @@
 """Callback subscriptions against the simulators: the Peoplevox simulator calls the URLs a sync registered when a
 package leaves the warehouse, when stock moves and when goods come back (a local HTTP recorder plays the receiver,
-and every stock and returns callback is one the receiver accepts), a Cin7 Core webhook deactivated after six
-failed deliveries is made active again by the next sync, and ``erp-wms-sync subscriptions`` works from
-``AIRFLOW_CONN_*`` connections alone."""
+and every stock and returns callback is one the receiver accepts; ``AvailabilityChanges`` is not subscribed, so
+none comes), a Cin7 Core webhook deactivated after six failed deliveries is made active again by the next sync,
+and ``erp-wms-sync subscriptions`` works from ``AIRFLOW_CONN_*`` connections alone."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from erp_wms_sync.webhooks import (
     INCREMENTAL_CHANGES,
     PACKAGE_DESPATCHED,
     PACKAGE_TRACKING_RECEIVED,
-    PEOPLEVOX_ACCEPTED_EVENTS,
+    PEOPLEVOX_SUBSCRIBED_EVENTS,
     RETURNS,
 )
 from erp_wms_sync.webhooks.inbox import peoplevox_callback
@@ -45,7 +45,7 @@ SECRET = "contract-Secret_0123456789abcdef"
 NEW_SECRET = "rotated-Secret_fedcba9876543210"
 FAST = RetryPolicy(max_attempts=2, backoff_base=0.001, backoff_max=0.002)
 TEE = "NWO-TEE-M"
-N_PVX = len(PEOPLEVOX_ACCEPTED_EVENTS)
+N_PVX = len(PEOPLEVOX_SUBSCRIBED_EVENTS)
 
 
 def peoplevox(sim: PeoplevoxSim) -> PeoplevoxClient:
@@ -92,7 +92,8 @@ def test_peoplevox_calls_the_registered_url_once_per_package(ledger_url: str, pv
     wms = peoplevox(pvx_world.sim)
     assert actions(sync(ledger_url, BLUEBIRD, wms, None, base_url)) == ["created"] * N_PVX
     assert actions(sync(ledger_url, BLUEBIRD, wms, None, base_url)) == ["kept"] * N_PVX
-    assert len(pvx_world.sim.state.subscriptions(PVX_CLIENT)) == N_PVX
+    assert sorted(s.event_type for s in pvx_world.sim.state.subscriptions(PVX_CLIENT)) == sorted(
+        PEOPLEVOX_SUBSCRIBED_EVENTS)
 
     despatch(pvx_world, "SO-1")
     by_event = delivered(pvx_world, callback_receiver)
@@ -106,14 +107,13 @@ def test_peoplevox_calls_the_registered_url_once_per_package(ledger_url: str, pv
     assert calls[PACKAGE_TRACKING_RECEIVED].query["TrackingNumber"] == ["TRK-SO-1"]
 
     # Goods in and the despatch moved stock: the stock callbacks carry what inventory sync reads, and the
-    # receiver takes every one of them.
+    # receiver takes every one of them. Allocation changed availability too, but nothing subscribed to that.
     movements = by_event[INCREMENTAL_CHANGES]
     assert sorted(int(c.query["QuantityChanged"][0]) for c in movements) == [-2, 2]
     assert all(c.query["ItemCode"] == ["MUG-BLUE"] and c.query["Site"] == ["MAIN"] for c in movements)
     assert all(c.query["HistoryId"][0].isdigit() for c in movements)
-    assert by_event[AVAILABILITY_CHANGES] and all(c.query["ItemCode"] == ["MUG-BLUE"]
-                                                  for c in by_event[AVAILABILITY_CHANGES])
-    for stock_call in movements + by_event[AVAILABILITY_CHANGES]:
+    assert set(by_event) == {PACKAGE_DESPATCHED, PACKAGE_TRACKING_RECEIVED, INCREMENTAL_CHANGES}  # no availability
+    for stock_call in movements:
         assert stock_call.query["token"] == [SECRET]
         accepted(stock_call, "bluebird", SECRET)
     received = len(callback_receiver.requests)
@@ -146,7 +146,7 @@ def test_force_leaves_exactly_one_peoplevox_subscription_per_event(ledger_url: s
     forced = sync(ledger_url, BLUEBIRD, wms, None, base_url, force=True)
     assert actions(forced) == ["updated"] * N_PVX
     events = sorted(s.event_type for s in pvx_world.sim.state.subscriptions(PVX_CLIENT))
-    assert events == sorted(PEOPLEVOX_ACCEPTED_EVENTS)
+    assert events == sorted(PEOPLEVOX_SUBSCRIBED_EVENTS)
     with session_scope(ledger_url) as session:
         stored = {r.event_type: r.external_id for r in stored_subscriptions(session, ["bluebird"])}
     assert stored == {c.event_type: c.external_id for c in forced.changes}
@@ -252,10 +252,10 @@ def test_cli_sync_and_list_from_environment_connections(ledger_url: str, pvx_wor
             "--integrations-dir", str(INTEGRATIONS), "--base-url", callback_receiver.url + "/erp-wms"]
     assert cli.main(args) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"bluebird: {N_PVX} created") and f"peoplevox {PACKAGE_DESPATCHED}: created (id " in out
+    assert out.splitlines()[0] == "bluebird: 4 created" and f"peoplevox {PACKAGE_DESPATCHED}: created (id " in out
     assert f"peoplevox {INCREMENTAL_CHANGES}: created (id " in out and f"peoplevox {RETURNS}: created (id " in out
-    assert SECRET not in out
-    assert cli.main(args) == 0 and capsys.readouterr().out.startswith(f"bluebird: {N_PVX} kept")
+    assert AVAILABILITY_CHANGES not in out and SECRET not in out
+    assert cli.main(args) == 0 and capsys.readouterr().out.splitlines()[0] == "bluebird: 4 kept"
 
     despatch(pvx_world, "SO-9")
     calls = [c for found in delivered(pvx_world, callback_receiver).values() for c in found]
@@ -269,5 +269,5 @@ def test_cli_sync_and_list_from_environment_connections(ledger_url: str, pvx_wor
     assert cli.main(["subscriptions", "list", "--ledger-url", ledger_url]) == 0
     listing = capsys.readouterr().out.splitlines()
     assert [line.split()[:3] for line in listing[1:]] == [["bluebird", "peoplevox", event]
-                                                         for event in sorted(PEOPLEVOX_ACCEPTED_EVENTS)]
+                                                         for event in sorted(PEOPLEVOX_SUBSCRIBED_EVENTS)]
     assert all("token=***" in line and SECRET not in line for line in listing[1:])

@@ -26,6 +26,7 @@ from erp_wms_sync.ledger.db import session_scope
 from erp_wms_sync.ledger.models import WebhookInbox
 from erp_wms_sync.webhooks import (
     AVAILABILITY_CHANGES,
+    BATCH_WAKE_UP_SECONDS,
     INCREMENTAL_CHANGES,
     PACKAGE_DESPATCHED,
     PEOPLEVOX,
@@ -267,6 +268,8 @@ def test_a_stock_asset_airflow_does_not_know_never_holds_back_despatches(ledger_
     emitter.unknown.clear()  # the DAG is deployed: the stock callbacks follow once the backoff is over
     clock.now += 61
     outbox.run_once()
+    outbox.run_once()  # the third is beyond the batch and waits for the next wake-up (at most one per 30 s)
+    clock.now += BATCH_WAKE_UP_SECONDS
     outbox.run_once()
     stock_events = [extra["inbox_ids"] for uri, extra in emitter.events if uri == stock_asset_uri("northwind")]
     assert sorted(i for ids in stock_events for i in ids) == stock

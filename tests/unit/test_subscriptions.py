@@ -28,7 +28,9 @@ from erp_wms_sync.webhooks import (
     PACKAGE_DESPATCHED,
     PACKAGE_TRACKING_RECEIVED,
     PEOPLEVOX_ACCEPTED_EVENTS,
+    PEOPLEVOX_SUBSCRIBED_EVENTS,
     RETURNS,
+    subscriptions,
 )
 from erp_wms_sync.webhooks.subscriptions import SubscriptionError, SyncReport, stored_subscriptions, sync_subscriptions
 
@@ -39,7 +41,7 @@ BASE = "https://airflow.example.com/erp-wms"
 SECRET = "s3cret-Token_0123456789abcdef"
 OTHER_SECRET = "n3w-Token_fedcba9876543210zz"
 CIN7_URL = f"{BASE}/hooks/cin7core/northwind"
-PVX_EVENTS = PEOPLEVOX_ACCEPTED_EVENTS  # despatch, then IncrementalChanges, AvailabilityChanges, Returns
+PVX_EVENTS = PEOPLEVOX_SUBSCRIBED_EVENTS  # despatch, then IncrementalChanges and Returns
 N_PVX = len(PVX_EVENTS)
 
 
@@ -146,8 +148,8 @@ def assert_no_secret(ledger_url: str, report: SyncReport, *secrets: str) -> None
 def test_first_sync_subscribes_every_event_and_records_the_ids(ledger_url: str, pvx: FakePeoplevox,
                                                                cin7: FakeCin7) -> None:
     report = run(ledger_url, pvx, cin7)
-    assert PVX_EVENTS == (PACKAGE_DESPATCHED, PACKAGE_TRACKING_RECEIVED, INCREMENTAL_CHANGES, AVAILABILITY_CHANGES,
-                          RETURNS)
+    assert PVX_EVENTS == (PACKAGE_DESPATCHED, PACKAGE_TRACKING_RECEIVED, INCREMENTAL_CHANGES, RETURNS)
+    assert AVAILABILITY_CHANGES not in PVX_EVENTS  # accepted by the receiver, never subscribed
     assert actions(report) == [("peoplevox", event, "created") for event in PVX_EVENTS] + [
         ("cin7core", CIN7_ORDER_AUTHORISED, "created")]
     (url,) = pvx.urls(PACKAGE_DESPATCHED)
@@ -156,8 +158,7 @@ def test_first_sync_subscribes_every_event_and_records_the_ids(ledger_url: str, 
     (movements,) = pvx.urls(INCREMENTAL_CHANGES)  # each stock event asks for the fields its flow reads
     assert movements.startswith(f"{BASE}/hooks/peoplevox/northwind/{INCREMENTAL_CHANGES}?token={SECRET}&")
     assert "ItemCode={ItemType.ItemCode}" in movements and "HistoryId={HistoryId}" in movements
-    (availability,) = pvx.urls(AVAILABILITY_CHANGES)
-    assert "ItemCode={ItemCode}" in availability and "Available={Available}" in availability
+    assert pvx.urls(AVAILABILITY_CHANGES) == []
     (returns,) = pvx.urls(RETURNS)
     assert "ReturnCode={ReturnCode}" in returns and "Condition={Condition}" in returns
     (hook,) = cin7.hooks.values()
@@ -167,12 +168,14 @@ def test_first_sync_subscribes_every_event_and_records_the_ids(ledger_url: str, 
     assert stored["peoplevox", PACKAGE_DESPATCHED].external_id == "1000"
     assert stored["peoplevox", PACKAGE_DESPATCHED].url.startswith(
         f"{BASE}/hooks/peoplevox/northwind/{PACKAGE_DESPATCHED}?token=***&")
-    assert [stored["peoplevox", event].external_id for event in PVX_EVENTS] == ["1000", "1001", "1002", "1003", "1004"]
+    assert [stored["peoplevox", event].external_id for event in PVX_EVENTS] == ["1000", "1001", "1002", "1003"]
     assert stored["peoplevox", RETURNS].url.startswith(f"{BASE}/hooks/peoplevox/northwind/{RETURNS}?token=***&")
     assert stored["cin7core", CIN7_ORDER_AUTHORISED].external_id == hook["ID"]
     assert all(r.active and r.checked_at for r in stored.values())
-    assert report.counts() == {"created": 6} and report.lines()[0] == "northwind: 6 created"
-    assert f"  peoplevox {AVAILABILITY_CHANGES}: created (id 1003)" in report.lines()
+    assert report.counts() == {"created": N_PVX + 1} and report.lines()[0] == "northwind: 5 created"
+    assert f"  peoplevox {RETURNS}: created (id 1003)" in report.lines()
+    assert not any(AVAILABILITY_CHANGES in line for line in report.lines())
+    assert ("peoplevox", AVAILABILITY_CHANGES) not in stored
     assert_no_secret(ledger_url, report)
 
 
@@ -181,7 +184,7 @@ def test_a_second_sync_keeps_everything_without_writing(ledger_url: str, pvx: Fa
     calls, writes = pvx.subscribe_calls, list(cin7.writes)
     report = run(ledger_url, pvx, cin7)
     assert [c.action for c in report.changes] == ["kept"] * (N_PVX + 1)
-    assert [c.external_id for c in report.changes][:N_PVX] == ["1000", "1001", "1002", "1003", "1004"]
+    assert [c.external_id for c in report.changes][:N_PVX] == ["1000", "1001", "1002", "1003"]
     assert (pvx.subscribe_calls, cin7.writes, pvx.unsubscribed) == (calls, writes, [])
 
 
@@ -213,12 +216,12 @@ def test_a_new_secret_updates_both_vendors(ledger_url: str, pvx: FakePeoplevox, 
     (hook_id,) = cin7.hooks
     report = run(ledger_url, pvx, cin7, secret=OTHER_SECRET)
     assert [c.action for c in report.changes] == ["updated"] * (N_PVX + 1)
-    assert sorted(pvx.unsubscribed) == list(range(1000, 1005)) and sorted(pvx.subscriptions) == list(range(1005, 1010))
+    assert sorted(pvx.unsubscribed) == list(range(1000, 1004)) and sorted(pvx.subscriptions) == list(range(1004, 1008))
     assert all(f"token={OTHER_SECRET}&" in url for _, url in pvx.subscriptions.values())
     assert "replaces subscription 1000" in report.changes[0].detail
     assert cin7.hooks[hook_id]["ExternalPassword"] == OTHER_SECRET and report.changes[-1].external_id == hook_id
-    assert rows(ledger_url)["peoplevox", PACKAGE_DESPATCHED].external_id == "1005"
-    assert rows(ledger_url)["peoplevox", INCREMENTAL_CHANGES].external_id == "1007"
+    assert rows(ledger_url)["peoplevox", PACKAGE_DESPATCHED].external_id == "1004"
+    assert rows(ledger_url)["peoplevox", INCREMENTAL_CHANGES].external_id == "1006"
     assert_no_secret(ledger_url, report, SECRET, OTHER_SECRET)
     assert [c.action for c in run(ledger_url, pvx, cin7, secret=OTHER_SECRET).changes] == ["kept"] * (N_PVX + 1)
 
@@ -257,6 +260,34 @@ def test_a_moved_receiver_replaces_the_old_webhook_and_subscriptions(ledger_url:
     assert all(url.startswith("https://new.example.com/erp-wms/hooks/") for _, url in pvx.subscriptions.values())
 
 
+def test_an_availability_subscription_of_an_earlier_version_is_unsubscribed_and_its_row_removed(
+        ledger_url: str, pvx: FakePeoplevox, cin7: FakeCin7, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Earlier versions subscribed AvailabilityChanges too; the receiver still accepts it, but the next sync
+    unsubscribes it in Peoplevox (Peoplevox would keep calling otherwise) and drops its ledger row."""
+    with monkeypatch.context() as earlier:  # an earlier version subscribed every accepted event
+        earlier.setattr(subscriptions, "PEOPLEVOX_SUBSCRIBED_EVENTS", PEOPLEVOX_ACCEPTED_EVENTS)
+        run(ledger_url, pvx, cin7)
+    old = rows(ledger_url)["peoplevox", AVAILABILITY_CHANGES]
+    assert old.external_id == "1003" and old.active
+    assert old.url.startswith(f"{BASE}/hooks/peoplevox/northwind/{AVAILABILITY_CHANGES}?token=***&")
+    assert len(pvx.urls(AVAILABILITY_CHANGES)) == 1 and pvx.subscribe_calls == N_PVX + 1
+
+    report = run(ledger_url, pvx, cin7)
+    assert actions(report) == [("peoplevox", event, "kept") for event in PVX_EVENTS] + [
+        ("peoplevox", AVAILABILITY_CHANGES, "removed"), ("cin7core", CIN7_ORDER_AUTHORISED, "kept")]
+    assert report.counts() == {"kept": N_PVX + 1, "removed": 1}
+    assert report.lines()[0] == "northwind: 5 kept, 1 removed"
+    assert f"  peoplevox {AVAILABILITY_CHANGES}: removed (id 1003) — event no longer used" in report.lines()
+    assert pvx.unsubscribed == [1003] and pvx.urls(AVAILABILITY_CHANGES) == []
+    assert pvx.subscribe_calls == N_PVX + 1  # the events still subscribed were kept, not made again
+    stored = rows(ledger_url)
+    assert ("peoplevox", AVAILABILITY_CHANGES) not in stored
+    assert [stored["peoplevox", event].external_id for event in PVX_EVENTS] == ["1000", "1001", "1002", "1004"]
+    assert_no_secret(ledger_url, report)
+    again = run(ledger_url, pvx, cin7)  # gone for good: nothing left to remove
+    assert [c.action for c in again.changes] == ["kept"] * (N_PVX + 1) and pvx.unsubscribed == [1003]
+
+
 # ---- force, failures -------------------------------------------------------------------------------------------
 def test_force_resubscribes_peoplevox_even_when_it_forgot_the_old_ids(ledger_url: str, pvx: FakePeoplevox,
                                                                       cin7: FakeCin7) -> None:
@@ -266,29 +297,27 @@ def test_force_resubscribes_peoplevox_even_when_it_forgot_the_old_ids(ledger_url
     assert actions(report) == [("peoplevox", event, "updated") for event in PVX_EVENTS] + [
         ("cin7core", CIN7_ORDER_AUTHORISED, "kept")]
     assert report.changes[0].detail.startswith("forced")
-    assert sorted(pvx.unsubscribed) == list(range(1000, 1005)) and sorted(pvx.subscriptions) == list(range(1005, 1010))
+    assert sorted(pvx.unsubscribed) == list(range(1000, 1004)) and sorted(pvx.subscriptions) == list(range(1004, 1008))
 
 
 def test_a_failed_call_is_reported_and_retried_next_time(ledger_url: str, pvx: FakePeoplevox, cin7: FakeCin7) -> None:
-    pvx.refuse_subscribe = {PACKAGE_TRACKING_RECEIVED, AVAILABILITY_CHANGES}
+    pvx.refuse_subscribe = {PACKAGE_TRACKING_RECEIVED, RETURNS}
     report = run(ledger_url, pvx, cin7)
     assert actions(report) == [("peoplevox", PACKAGE_DESPATCHED, "created"),
                                ("peoplevox", PACKAGE_TRACKING_RECEIVED, "failed"),
                                ("peoplevox", INCREMENTAL_CHANGES, "created"),
-                               ("peoplevox", AVAILABILITY_CHANGES, "failed"),
-                               ("peoplevox", RETURNS, "created"),
+                               ("peoplevox", RETURNS, "failed"),
                                ("cin7core", CIN7_ORDER_AUTHORISED, "created")]
     assert "ApiUnavailable" in report.changes[1].detail and "token=***" in report.changes[1].detail
     assert ("peoplevox", PACKAGE_TRACKING_RECEIVED) not in rows(ledger_url)
-    assert ("peoplevox", AVAILABILITY_CHANGES) not in rows(ledger_url)
+    assert ("peoplevox", RETURNS) not in rows(ledger_url)
     with pytest.raises(SubscriptionError,
-                       match=f"2 subscription change.*{PACKAGE_TRACKING_RECEIVED}.*{AVAILABILITY_CHANGES}") as raised:
+                       match=f"2 subscription change.*{PACKAGE_TRACKING_RECEIVED}.*{RETURNS}") as raised:
         report.raise_for_failures()
     assert SECRET not in str(raised.value)
     assert_no_secret(ledger_url, report)
     pvx.refuse_subscribe = set()
-    assert [c.action for c in run(ledger_url, pvx, cin7).changes] == ["kept", "created", "kept", "created", "kept",
-                                                                      "kept"]
+    assert [c.action for c in run(ledger_url, pvx, cin7).changes] == ["kept", "created", "kept", "created", "kept"]
 
 
 def test_an_old_subscription_that_cannot_be_removed_is_kept_as_it_was(ledger_url: str, pvx: FakePeoplevox,
@@ -440,11 +469,10 @@ def test_cli_list_prints_the_stored_rows_without_secrets(ledger_url: str, pvx: F
     assert lines[0].split()[:5] == ["INTEGRATION", "SYSTEM", "EVENT", "ID", "STATE"]
     assert [line.split()[:5] for line in lines[1:]] == [
         ["northwind", "cin7core", CIN7_ORDER_AUTHORISED, next(iter(cin7.hooks)), "active"],
-        ["northwind", "peoplevox", AVAILABILITY_CHANGES, "1003", "active"],
         ["northwind", "peoplevox", PACKAGE_DESPATCHED, "1000", "active"],
         ["northwind", "peoplevox", PACKAGE_TRACKING_RECEIVED, "1001", "active"],
         ["northwind", "peoplevox", INCREMENTAL_CHANGES, "1002", "active"],
-        ["northwind", "peoplevox", RETURNS, "1004", "active"]]
+        ["northwind", "peoplevox", RETURNS, "1003", "active"]]
     assert all("token=***" in line for line in lines[2:]) and SECRET not in "\n".join(lines)
 
 

@@ -278,3 +278,29 @@ def test_rest_emitter_tells_a_stranded_event(newest: list[dict[str, Any]], queue
     airflow.newest, airflow.queued = newest, queued
 
     assert rest(airflow).needs_nudge(DESPATCH_URI) is expected
+
+
+def test_stock_wake_ups_are_throttled_and_never_hold_back_a_despatch(ledger_url: str) -> None:
+    """A big delivery is hundreds of IncrementalChanges callbacks in seconds: inventory sync gets one wake-up per
+    half minute carrying all of them, while a despatch behind them still goes at once."""
+    from erp_wms_sync.webhooks import BATCH_WAKE_UP_SECONDS, INCREMENTAL_CHANGES
+
+    stock_uri = "erp-wms://northwind/stock-changed"
+    clock = Clock()
+    emitter = FakeEmitter()
+    outbox = Outbox(ledger_url, emitter, clock=clock)
+    first = [stored(ledger_url, event_type=INCREMENTAL_CHANGES) for _ in range(3)]
+    assert outbox.run_once().events == 1
+    clock.now += 1
+    later = [stored(ledger_url, event_type=INCREMENTAL_CHANGES) for _ in range(40)]
+    despatch = stored(ledger_url)
+
+    outbox.run_once()
+    assert [uri for uri, _ in emitter.events] == [stock_uri, DESPATCH_URI]
+    assert emitter.events[1][1]["inbox_ids"] == [despatch]
+    assert all(emitted(ledger_url)[i][0] is None for i in later)  # waiting for the next wake-up
+
+    clock.now += BATCH_WAKE_UP_SECONDS
+    outbox.run_once()
+    assert [uri for uri, _ in emitter.events] == [stock_uri, DESPATCH_URI, stock_uri]
+    assert emitter.events[0][1]["inbox_ids"] == first and emitter.events[2][1]["inbox_ids"] == later

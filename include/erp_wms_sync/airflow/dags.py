@@ -267,8 +267,9 @@ BLUECHERRY_INVENTORY_DOC = """
 **What moves:** Peoplevox available-to-sell → BlueCherry on-hand per SKU × warehouse (ABSOLUTE inventory
 adjustments). Peoplevox is primary for available-to-sell; BlueCherry gets parallel updates and is never the
 bottleneck.
-**Schedule:** `{schedule}` ({tz}); each run reads the *Item inventory summary* once and publishes only the figures
-that changed since the last publish (a re-run publishes nothing).
+**Triggers:** every `{schedule}` ({tz}), and on a Peoplevox stock callback (asset `{asset}`, at most one wake-up
+per half minute); each run reads the *Item inventory summary* once and publishes only the figures that changed since
+the last publish (a re-run publishes nothing).
 **Counted locations:** {sellable} except {non_sellable} (quarantine is never published); a site publishes to the
 first BlueCherry warehouse `locations` maps to it.
 **Exceptions:** `unmapped_sku` → `{sku_owner}`, `unmapped_location` → `{location_owner}`, `failed_stock_increment` →
@@ -284,17 +285,20 @@ Runbook: `docs/runbook.md#inventory-sync`.
 
 
 def build_bluecherry_inventory_sync(integration: Integration) -> DAG:
-    """BlueCherry's inventory sync: Peoplevox available-to-sell pushed in batches on the integration's schedule."""
+    """BlueCherry's inventory sync: Peoplevox available-to-sell pushed in batches on the integration's schedule and
+    soon after stock moves (the stock callbacks' asset)."""
     flow = "inventory_sync"
     stock = integration.stock
+    asset = stock_changed(integration)
+    schedule = AssetOrTimeSchedule(timetable=timetable(integration, flow), assets=AssetAny(asset))
     doc = BLUECHERRY_INVENTORY_DOC.format(
-        label=integration.label, schedule=integration.schedule_for(flow), tz=integration.timezone,
+        label=integration.label, schedule=integration.schedule_for(flow), tz=integration.timezone, asset=asset.uri,
         sellable=", ".join(stock.sellable_locations), non_sellable=", ".join(stock.non_sellable_locations) or "none",
         sku_owner=integration.owner_of("unmapped_sku"), location_owner=integration.owner_of("unmapped_location"),
         failed_owner=integration.owner_of("failed_stock_increment"),
         invalid_owner=integration.owner_of("invalid_stock_movement"), erp_pool=erp_pool(integration),
         max_lines=stock.max_lines_per_adjustment)
-    with new_dag(integration, flow, doc) as dag:
+    with new_dag(integration, flow, doc, schedule=schedule) as dag:
         window = plan_window_task(integration, flow)()
         pushed = step(integration, flow, "push_availability", steps.push_stock_availability, client="wms+erp",
                       low_priority=True, pool=erp_pool(integration))(window)

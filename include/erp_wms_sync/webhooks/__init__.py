@@ -41,15 +41,21 @@ PEOPLEVOX_REQUIRED: tuple[str, ...] = ("SalesOrderNumber", "DespatchNumber", "Pa
 # Peoplevox stock and returns events. Their fields and parsers live in erp_wms_sync.domain.stock_movements and
 # erp_wms_sync.domain.pv_returns, which import these names from here (this module imports nothing of the product).
 # IncrementalChanges fires when a movement changes an item's on-hand stock, AvailabilityChanges when its available
-# quantity changes: both wake inventory sync. Returns fires per returned line and wakes the returns flow.
+# quantity changes (allocations too): both wake inventory sync, but only IncrementalChanges is subscribed. Returns
+# fires per returned line and wakes the returns flow.
 INCREMENTAL_CHANGES = "IncrementalChanges"
 AVAILABILITY_CHANGES = "AvailabilityChanges"
 RETURNS = "Returns"
 PEOPLEVOX_STOCK_CHANGE_EVENTS: tuple[str, ...] = (INCREMENTAL_CHANGES, AVAILABILITY_CHANGES)
 PEOPLEVOX_STOCK_EVENTS: tuple[str, ...] = (*PEOPLEVOX_STOCK_CHANGE_EVENTS, RETURNS)
-#: Every Peoplevox event the receiver accepts and the subscriptions register (``PEOPLEVOX_EVENTS`` are the
-#: despatch events only: dispatch confirmation drains those).
+#: Every Peoplevox event the receiver accepts (``PEOPLEVOX_EVENTS`` are the despatch events only: dispatch
+#: confirmation drains those).
 PEOPLEVOX_ACCEPTED_EVENTS: tuple[str, ...] = (*PEOPLEVOX_EVENTS, *PEOPLEVOX_STOCK_EVENTS)
+#: The Peoplevox events the subscriptions register. AvailabilityChanges is accepted (an account may already send it)
+#: but not subscribed: it fires on every allocation as well, which moves no stock, and inventory sync reads the
+#: movement history anyway; IncrementalChanges is the wake-up for every on-hand change. Half the callbacks of a
+#: busy warehouse (an opening-stock delivery of 500 items is 500 callbacks, not 1,000).
+PEOPLEVOX_SUBSCRIBED_EVENTS: tuple[str, ...] = (*PEOPLEVOX_EVENTS, INCREMENTAL_CHANGES, RETURNS)
 
 # Cin7 Core webhook types the integration subscribes to (thin payloads; the flows read the details).
 CIN7_ORDER_AUTHORISED = "Sale/OrderAuthorised"
@@ -78,6 +84,18 @@ def stock_asset_uri(integration: str) -> str:
 def returns_asset_uri(integration: str) -> str:
     """Emitted for stored Peoplevox ``Returns`` callbacks: wakes the integration's returns DAG."""
     return f"erp-wms://{integration}/return-received"
+
+
+#: Seconds between two wake-ups of a batch flow (inventory sync, returns): a warehouse's opening stock or a big
+#: delivery is hundreds of callbacks in seconds, and a run reads the whole window anyway, so one event per half
+#: minute wakes the DAG as well as hundreds would — without hundreds of writes to Airflow's metadata DB. Dispatch
+#: confirmation is not throttled (seconds count there).
+BATCH_WAKE_UP_SECONDS = 30.0
+
+
+def min_emit_interval(uri: str) -> float:
+    """How long the background writer waits after an event for ``uri`` before it emits the next one."""
+    return BATCH_WAKE_UP_SECONDS if uri.endswith(("/stock-changed", "/return-received")) else 0.0
 
 
 def asset_routes(integration: str) -> dict[str, tuple[str, tuple[str, ...]]]:

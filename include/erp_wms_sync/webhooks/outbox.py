@@ -9,6 +9,8 @@ stores the callback and wakes the :class:`Outbox`. Its thread, woken by each ins
 - when an emit fails it counts ``emit_attempts`` on the rows, backs off for that asset (2, 4, … 60 s) and logs
   the failure at most once a minute per asset (redacted); rows are never dropped. An asset Airflow does not know
   yet (its DAG not parsed) is the same: tried again later;
+- a batch flow's asset (inventory sync, returns) gets at most one event per ``BATCH_WAKE_UP_SECONDS`` (30 s): the
+  callbacks of a big delivery wait and go together in the next event; despatch and order events are never held;
 - ~3 s after the last emit for an asset it asks the emitter whether the newest event was stranded (Airflow 3.3.2
   can leave an event without a run when it lands while the scheduler is creating one) and, if so, emits one
   ``{"nudge": true}`` event — at most one per asset per 10 s.
@@ -30,7 +32,7 @@ import requests
 
 from erp_wms_sync.connectors.redaction import redact_known
 from erp_wms_sync.errors import ErpWmsSyncError
-from erp_wms_sync.webhooks import inbox
+from erp_wms_sync.webhooks import inbox, min_emit_interval
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ class _State:
     integration_of: dict[str, str] = field(default_factory=dict)
     last_nudge: dict[str, float] = field(default_factory=dict)
     last_logged: dict[str, float] = field(default_factory=dict)
+    quiet_until: dict[str, tuple[tuple[str, str], float]] = field(default_factory=dict)  # throttled batch assets
 
 
 class Outbox:
@@ -158,7 +161,8 @@ class Outbox:
 
     def _next_wait(self) -> float:
         now = self._clock()
-        due = [*self._state.check_at.values(), *(t.retry_at for t in self._state.troubles.values())]
+        due = [*self._state.check_at.values(), *(t.retry_at for t in self._state.troubles.values()),
+               *(until for _, until in self._state.quiet_until.values())]
         soonest = min((when - now for when in due), default=self.idle_wait)
         return max(0.05, min(self.idle_wait, soonest))
 
@@ -169,6 +173,7 @@ class Outbox:
             now = self._clock()
             url = self._ledger()
             blocked = [t.key for t in self._state.troubles.values() if t.retry_at > now]
+            blocked += [key for key, until in self._state.quiet_until.values() if until > now]
             rows = inbox.pending_rows(url, self.batch_size, blocked)
             groups, unneeded = inbox.group_by_asset(rows)
             result = OutboxPass(more=len(rows) >= self.batch_size)
@@ -196,6 +201,9 @@ class Outbox:
         result.events += 1
         self._state.troubles.pop(uri, None)
         self._state.integration_of[uri] = integration
+        interval = min_emit_interval(uri)
+        if interval > 0:
+            self._state.quiet_until[uri] = ((integration, uri), now + interval)
         self._state.check_at[uri] = now + self.nudge_after
 
     def _back_off(self, uri: str, key: tuple[str, str], now: float, exc: Exception, count: int) -> None:

@@ -4,10 +4,10 @@
 changed, and on a schedule (Cin7 Core deactivates a webhook after its 6th failed delivery; a sync turns it back on).
 
 - **Peoplevox**: the despatch events (``PEOPLEVOX_EVENTS``, for dispatch confirmation) and the stock and returns
-  events (``PEOPLEVOX_STOCK_EVENTS``: ``IncrementalChanges``, ``AvailabilityChanges`` for inventory sync, ``Returns``
-  for the returns flow), each with the fields its flow reads. Peoplevox has no operation that lists
-  subscriptions, so the id ``SubscribeEvent`` returns is kept in the ledger
-  (:class:`~erp_wms_sync.ledger.models.Subscription`, one row per integration and event). A row whose
+  events (``IncrementalChanges`` for inventory sync, ``Returns`` for the returns flow; ``AvailabilityChanges`` is
+  accepted by the receiver but not subscribed, see ``PEOPLEVOX_SUBSCRIBED_EVENTS``), each with the fields its
+  flow reads. Peoplevox has no operation that lists subscriptions, so the id ``SubscribeEvent`` returns is kept
+  in the ledger (:class:`~erp_wms_sync.ledger.models.Subscription`, one row per integration and event). A row whose
   callback URL is unchanged (compared through a sha256 of the full URL in ``note``; the URL itself holds the
   secret and is stored with it replaced by ``***``) is left alone. A changed URL or secret, or ``force``,
   unsubscribes the old id (Peoplevox not knowing it any more is fine) and subscribes again.
@@ -44,8 +44,8 @@ from erp_wms_sync.webhooks import (
     CIN7_EVENTS,
     CIN7CORE,
     PEOPLEVOX,
-    PEOPLEVOX_ACCEPTED_EVENTS,
     PEOPLEVOX_STOCK_EVENTS,
+    PEOPLEVOX_SUBSCRIBED_EVENTS,
     cin7_callback_url,
     peoplevox_callback_url,
 )
@@ -251,7 +251,7 @@ def peoplevox_event_url(base_url: str, integration: str, event_type: str, token:
 
 def _sync_peoplevox(job: _Job, wms: PeoplevoxSubscriber, force: bool) -> None:
     rows = job.rows(PEOPLEVOX)
-    for event in PEOPLEVOX_ACCEPTED_EVENTS:
+    for event in PEOPLEVOX_SUBSCRIBED_EVENTS:
         url = peoplevox_event_url(job.base_url, job.name, event, job.secret)
         masked = peoplevox_event_url(job.base_url, job.name, event, MASK)
         row = rows.get(event)
@@ -261,7 +261,7 @@ def _sync_peoplevox(job: _Job, wms: PeoplevoxSubscriber, force: bool) -> None:
             continue
         _subscribe_peoplevox(job, wms, event, row, url, masked, force)
     for event, row in rows.items():
-        if event not in PEOPLEVOX_ACCEPTED_EVENTS:  # an event the product no longer listens to
+        if event not in PEOPLEVOX_SUBSCRIBED_EVENTS:  # an event the product no longer subscribes to
             if _unsubscribe_peoplevox(job, wms, event, row.external_id):
                 job.session.delete(row)
                 job.commit()
