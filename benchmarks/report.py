@@ -55,10 +55,11 @@ def notes(entry: dict[str, Any]) -> str:
         if "item_master_sync_runs" in detail:
             parts.append(f"{detail['cin7_refused_429_503']} answers 429/503 with item master sync on the same key"
                          f" ({detail['item_master_sync_runs']} runs)")
-        if "order_release_runs" in detail:
-            parts.append(f"{detail['cin7_refused_429_503']} answers 429/503 with order release on the same key"
-                         f" ({detail['order_release_runs']} runs); applied {detail['applied']:,}; Cin7 equals "
-                         f"Peoplevox: {'yes' if detail['cin7_equals_peoplevox'] else 'NO'}")
+        if "loop_runs" in detail:
+            parts.append(f"{detail['cin7_refused_429_503']} answers 429/503 with dispatch confirmation and order "
+                         f"release on the same key ({detail['loop_runs']} runs, {detail['despatched_orders']} "
+                         f"despatches); applied {detail['applied']:,}, {detail['waiting_for_dispatch']} waited for "
+                         f"dispatch; Cin7 equals Peoplevox after: {'yes' if detail['cin7_equals_peoplevox'] else 'NO'}")
     if "by_endpoint" in detail:
         top = sorted(detail["by_endpoint"].items(), key=lambda kv: -kv[1])
         parts.append(", ".join(f"{name} {_number(value)}" for name, value in top))

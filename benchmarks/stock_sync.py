@@ -1,10 +1,13 @@
 """Inventory sync at Cin7 Core's real limit: stock movements applied per real minute and Cin7 calls per 1,000
-movements, while order release runs on the same Cin7 key in another process.
+movements, while order release and dispatch confirmation run on the same Cin7 key in another process.
 
 The Peoplevox floor makes ``movements`` stock movements (goods in, stock counts, write-offs, damaged stock to
-quarantine) over the benchmark's SKUs after a first run opened their positions; then one inventory_sync run applies
-them all. The Cin7 simulator enforces 60 calls per (scaled) minute with Retry-After off, and the client keeps the
-same budget on the same scaled clock. Counted at the simulators and in the ledger.
+quarantine) over the benchmark's SKUs after a first run opened their positions, and despatches released orders
+(their confirmations in Cin7 are what the other process does meanwhile: pick, pack and ship at HIGH priority); then
+one inventory_sync run applies the movements. The Cin7 simulator enforces 60 calls per (scaled) minute with
+Retry-After off, and the client keeps the same budget on the same scaled clock. After the other process stopped, a
+last run applies what waited for dispatch confirmation and the figure says whether Cin7 then equals Peoplevox.
+Counted at the simulators and in the ledger.
 """
 
 from __future__ import annotations
@@ -36,8 +39,15 @@ def stock_at_limit(movements: int, workdir: Path, scale: float) -> list[dict[str
             floor.goods_in(sku, 10_000, SITE)
         opening = world.run_dag("inventory_sync")  # opens the positions: not measured
         first_new = max(m.history_id for m in floor.movements()) + 1
+        shipped = world.create_orders(max(10, movements // 100))
+        world.run_dag("order_release")
+        for number in shipped:  # despatched now; dispatch confirmation ships them in Cin7 during the measured run
+            floor.allocate(number)
+            floor.start_picking(number)
+            floor.pick(number)
+            floor.despatch(number, carrier="Royal Mail", tracking=f"RM{number}")
         make_movements(floor, movements)
-        world.create_orders(max(10, movements // 20))  # order release has work on the shared key
+        world.create_orders(max(10, movements // 20))  # order release has new work on the shared key
         world.stack.reset_traffic()
         stop = workdir / "stop-release"
         child = start_release_loop(workdir, stop)
@@ -47,9 +57,12 @@ def stock_at_limit(movements: int, workdir: Path, scale: float) -> list[dict[str
             stop.touch()
             releases = finish(child)
         cin7 = world.stack.traffic()["cin7core"]
-        with session_scope(world.ledger_url) as session:
+        waiting = _count(world.ledger_url, "waiting")
+        with session_scope(world.ledger_url) as session:  # applied by the measured run
             applied = session.query(StockMovementRecord).filter(
                 StockMovementRecord.history_id >= first_new, StockMovementRecord.state == "applied").count()
+        world.run_dag("dispatch_confirmation")  # whatever the other process had not confirmed yet
+        settled = world.run_dag("inventory_sync")  # then the movements that waited for it
         on_hand = {sku: float(world.stack.cin7core.availability(sku, "Main Warehouse")["OnHand"])
                    for sku in GOOD_SKUS}
         counted = {sku: sum(r["on_hand"] for r in floor.stock(sku, SITE) if r["location"] != "QUARANTINE")
@@ -63,7 +76,8 @@ def stock_at_limit(movements: int, workdir: Path, scale: float) -> list[dict[str
               "real_minutes": round(real_minutes, 3), "applied": applied, "movements": movements,
               "run": result.state, "failed_tasks": result.failed_tasks, "opening_run": opening.state,
               "cin7_answered": cin7["answered"], "cin7_refused_429_503": cin7["refused"],
-              "order_release_runs": releases, "cin7_equals_peoplevox": on_hand == counted,
+              "loop_runs": releases, "cin7_equals_peoplevox": on_hand == counted,
+              "waiting_for_dispatch": waiting, "despatched_orders": len(shipped), "settling_run": settled.state,
               "by_endpoint": {k: v["answered"] for k, v in cin7["endpoints"].items() if v["answered"]}}
     return [
         row("stock_movements_applied_per_minute_at_60_per_minute", movements,
@@ -71,6 +85,14 @@ def stock_at_limit(movements: int, workdir: Path, scale: float) -> list[dict[str
         row("cin7_calls_per_1000_movements", movements, 1000 * stock_calls / max(applied, 1),
             "calls/1000 movements", adjustments=adjustments, **common),
     ]
+
+
+def _count(url: str, state: str) -> int:
+    from erp_wms_sync.ledger.db import session_scope
+    from erp_wms_sync.ledger.models import StockMovementRecord
+
+    with session_scope(url) as session:
+        return session.query(StockMovementRecord).filter(StockMovementRecord.state == state).count()
 
 
 def row(figure: str, size: int, value: float | None, unit: str, **detail: Any) -> dict[str, Any]:
@@ -125,17 +147,20 @@ def finish(child: subprocess.Popen[str]) -> int:
 
 
 def release_loop(stop: Path, workdir: Path) -> int:
-    """Run the benchmark integration's order release until ``stop`` exists or :data:`LOOP_RUNS` runs are done."""
+    """Run the benchmark integration's dispatch confirmation and order release in turn until ``stop`` exists or
+    :data:`LOOP_RUNS` runs are done."""
     from airflow.dag_processing.dagbag import DagBag
 
     workdir.mkdir(parents=True, exist_ok=True)
-    dag = DagBag(dag_folder=str(ROOT / "dags")).dags[f"{INTEGRATION}__order_release"]
-    for task in dag.tasks:
-        task.retries = 0
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    dags = [bag.dags[f"{INTEGRATION}__{flow}"] for flow in ("dispatch_confirmation", "order_release")]
+    for dag in dags:
+        for task in dag.tasks:
+            task.retries = 0
     runs = 0
     print("release-loop-ready", flush=True)
     while runs < LOOP_RUNS and not stop.exists():
-        dag.test()
+        dags[runs % 2].test()
         runs += 1
         print(f"release-runs={runs}", flush=True)
         time.sleep(0.5)
