@@ -58,8 +58,10 @@ def notes(entry: dict[str, Any]) -> str:
         if "loop_runs" in detail:
             parts.append(f"{detail['cin7_refused_429_503']} answers 429/503 with dispatch confirmation and order "
                          f"release on the same key ({detail['loop_runs']} runs, {detail['despatched_orders']} "
-                         f"despatches); applied {detail['applied']:,}, {detail['waiting_for_dispatch']} waited for "
-                         f"dispatch; Cin7 equals Peoplevox after: {'yes' if detail['cin7_equals_peoplevox'] else 'NO'}")
+                         f"despatches); applied {detail['applied']:,} in {detail['inventory_runs']} runs, "
+                         f"up to {detail['waiting_for_dispatch']:,} waiting for dispatch confirmation, "
+                         f"{detail['left_after_runs']} left; Cin7 equals Peoplevox after: "
+                         f"{'yes' if detail['cin7_equals_peoplevox'] else 'NO'}")
     if "by_endpoint" in detail:
         top = sorted(detail["by_endpoint"].items(), key=lambda kv: -kv[1])
         parts.append(", ".join(f"{name} {_number(value)}" for name, value in top))
