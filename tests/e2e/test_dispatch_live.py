@@ -349,3 +349,33 @@ def despatch_row(live: LiveStack, number: str, integration: str = NORTHWIND) -> 
 def table_count(live: LiveStack, table: str) -> int:
     with closing(live.ledger()) as db:
         return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+# ---- stock callbacks wake inventory sync ------------------------------------------------------------------------
+STOCK_SKU = "NWO-TEE-M"  # no order of this module uses it: no despatch of it is in flight
+STOCK_SLA = 180.0  # one wake-up per half minute at most, then a four-task run
+
+
+def test_a_stock_callback_wakes_inventory_sync_and_cin7_follows(dispatch_dags: LiveStack,
+                                                                 released: dict[str, Any]) -> None:
+    """Goods received in Peoplevox: its IncrementalChanges callback wakes northwind__inventory_sync through the
+    receiver's asset event (its own schedule is every 15 minutes) and Cin7 Core ends with what Peoplevox counts."""
+    live = dispatch_dags
+    inventory = f"{NORTHWIND}__inventory_sync"
+    live.unpause(inventory)
+    time.sleep(3)
+    settled(live, inventory, timeout=240)  # the run of the latest interval that unpausing starts
+    before = {run["dag_run_id"] for run in live.runs(inventory)}
+
+    goods_in(live, NORTHWIND, "MAIN", {STOCK_SKU: 9})
+    counted = sum(row["on_hand"] for row in live.sim("peoplevox", "GET", f"/_sim/{NORTHWIND}/warehouse/stock",
+                                                     params={"item": STOCK_SKU, "site": "MAIN"})
+                  if row["location"].upper() != "QUARANTINE")
+
+    def cin7_on_hand() -> float:
+        row = live.sim("cin7core", "GET", "/_sim/availability", params={"sku": STOCK_SKU, "location": "Main Warehouse"})
+        return float(row["OnHand"])
+
+    live.wait_for(lambda: cin7_on_hand() == counted, STOCK_SLA, f"Cin7 to hold the {counted} {STOCK_SKU} counted")
+    woken = [run for run in live.runs(inventory) if run["dag_run_id"] not in before]
+    assert any(run["run_type"] == "asset_triggered" for run in woken), woken

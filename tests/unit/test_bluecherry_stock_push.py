@@ -13,7 +13,7 @@ import pytest
 
 from erp_wms_sync.config import Integration, load_integration
 from erp_wms_sync.config_sections import LocationMap
-from erp_wms_sync.connectors.bluecherry_records import BlueCherryAdjustment
+from erp_wms_sync.connectors.bluecherry_records import BlueCherryAdjustment, BlueCherryStockRow
 from erp_wms_sync.domain.stock_levels import StockLevel
 from erp_wms_sync.domain.stock_sequencing import LocationRules
 from erp_wms_sync.domain.windows import Window
@@ -65,6 +65,16 @@ class FakeBlueCherry:
         self.limited: set[str] = set()  # warehouses whose posts the gateway keeps refusing (429 until give-up)
         self.refused: set[str] = set()  # warehouses whose posts are refused (400)
         self.lose_answer = 0  # this many posts are applied, then their answer is lost on the way back
+        self.committed: dict[tuple[str, str], int] = {}  # allocated + picked, BlueCherry's own
+        self.inventory_reads = 0
+
+    def iter_inventory(self, warehouse: str | None = None, division: str | None = None,
+                       updated_since: datetime | None = None) -> list[BlueCherryStockRow]:
+        self.inventory_reads += 1
+        pairs = sorted({*self.on_hand, *self.committed})
+        return [BlueCherryStockRow(sku, wh, self.on_hand.get((sku, wh), 0), self.committed.get((sku, wh), 0), 0,
+                                   self.on_hand.get((sku, wh), 0) - self.committed.get((sku, wh), 0), 0, 0, None)
+                for sku, wh in pairs if warehouse in (None, wh)]
 
     def post_inventory_adjustment(self, reference: str, warehouse: str, reason: str, lines: Mapping[str, int], *,
                                   absolute: bool = False, comment: str = "") -> BlueCherryAdjustment:
@@ -182,6 +192,24 @@ def test_changes_are_pushed_once_per_warehouse_and_a_rerun_pushes_nothing(ctx: R
         position = stock_repo.positions(session, "bluebird", [(CAP, "CA02")])[(CAP, "CA02")]
         assert (position.erp_quantity, position.wms_counted, position.erp_location) == (2, 2, "CA02")
         assert session.query(StockAdjustmentRecord).filter_by(state="posted").count() == 3
+
+
+def test_bluecherry_available_equals_peoplevox_and_its_own_bookings_are_corrected(ctx: RunContext) -> None:
+    """BlueCherry subtracts its own allocations: they are added back to the on-hand published, so its available is
+    Peoplevox's; a shipment BlueCherry booked itself (on-hand down) is corrected by the next run."""
+    wms, erp = FakePeoplevox([row(TEE, "NJ01", "A-01", 10)]), FakeBlueCherry()
+    erp.committed[(TEE, "NJ01")] = 3  # BlueCherry holds 3 allocated for an open order
+    push.push_availability(ctx, wms, erp)
+    assert erp.on_hand[(TEE, "NJ01")] == 13  # BlueCherry's available: 13 - 3 = Peoplevox's 10
+    push.push_availability(context(ctx.ledger_url or "", run="run-2"), wms, erp)
+    assert erp.applied == 1, "BlueCherry already holds it: nothing pushed"
+    erp.on_hand[(TEE, "NJ01")] -= 3  # BlueCherry ships the order itself: on-hand and allocation go down
+    erp.committed[(TEE, "NJ01")] = 0
+    push.push_availability(context(ctx.ledger_url or "", run="run-3"), wms, erp)
+    assert erp.applied == 1 and erp.on_hand[(TEE, "NJ01")] == 10, "available 10 = Peoplevox's: nothing to fix"
+    erp.on_hand[(TEE, "NJ01")] = 4  # someone booked stock in BlueCherry by hand
+    push.push_availability(context(ctx.ledger_url or "", run="run-4"), wms, erp)
+    assert erp.applied == 2 and erp.on_hand[(TEE, "NJ01")] == 10
 
 
 def test_stock_that_leaves_the_report_is_published_as_zero(ctx: RunContext) -> None:

@@ -15,8 +15,13 @@ what changed since the last publish.
 3. **Map** each ItemCode to its ERP SKU (SKUs the ERP catalogue does not know are ``unmapped_sku``, not pushed) and
    each site to the BlueCherry warehouse of the *first* ``locations`` entry naming it (with ``location_mapping:
    rules`` several warehouses may share a site; the first one is where Peoplevox's stock is published).
-4. **Push only changes** (the figure differs from what was last pushed, kept in ``stock_positions``): one ABSOLUTE
-   ``POST /inventory/adjustments`` per warehouse per batch of at most ``stock.max_lines_per_adjustment`` lines,
+4. **Push only changes.** BlueCherry computes its own available as on-hand − allocated − picked, so the on-hand
+   to publish is Peoplevox's available-to-sell *plus* what BlueCherry itself holds allocated or on pick tickets
+   (read from ``GET /inventory`` of the warehouses involved, each run): BlueCherry's available then equals
+   Peoplevox's, instead of having its allocations taken off a figure they were already taken off in Peoplevox.
+   A pair is due when BlueCherry's on-hand is not that figure — compared with what BlueCherry holds now, not with
+   what was last pushed, so a shipment or an allocation BlueCherry booked itself is corrected by the next run. One
+   ABSOLUTE ``POST /inventory/adjustments`` per warehouse per batch of at most ``stock.max_lines_per_adjustment`` lines,
    journalled in ``stock_adjustments`` before it is posted. Its Reference is derived from the integration, the
    warehouse and a hash of the lines (each with the Reference that last set it), so the same batch always has the
    same Reference and a later return to an earlier figure gets a new one.
@@ -130,6 +135,25 @@ def warehouse_for(locations: Sequence[Any], site: str) -> str | None:
     return next((loc.erp for loc in locations if loc.wms_site.casefold() == wanted), None)
 
 
+def erp_rows(erp: Any, warehouses: Iterable[str]) -> list[Any]:
+    """BlueCherry's stock rows of ``warehouses`` (one paged read each)."""
+    return [row for warehouse in sorted(set(warehouses)) for row in erp.iter_inventory(warehouse=warehouse)]
+
+
+def erp_commitments(rows: Iterable[Any]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(SKU, warehouse) → (on-hand, allocated + picked) as BlueCherry holds them."""
+    return {(row.sku, row.warehouse): (int(row.on_hand), int(row.allocated) + int(row.picked)) for row in rows}
+
+
+def with_target(line: PushLine, held: Mapping[tuple[str, str], tuple[int, int]]) -> PushLine:
+    """The line with the on-hand BlueCherry must hold so that its own available (on-hand − allocated − picked)
+    equals Peoplevox's available-to-sell (``line.quantity``): BlueCherry subtracts its allocations and pick
+    tickets itself, so they are added back rather than subtracted twice."""
+    _, committed = held.get((line.sku, line.warehouse), (0, 0))
+    return PushLine(line.item_code, line.site, line.sku, line.warehouse, line.quantity + committed,
+                    line.previous_ref)
+
+
 def due_lines(lines: Iterable[PushLine], last_pushed: Mapping[Pair, int | None]) -> list[PushLine]:
     """The lines whose figure differs from what was last pushed for their pair (never pushed: always due), by
     warehouse then SKU."""
@@ -178,7 +202,7 @@ def push_availability(ctx: RunContext, wms: Any, erp: Any) -> dict[str, Any]:
     """Settle the journal, read Peoplevox, push what changed; returns the run's counts."""
     out = Pushed()
     if settle_journal(ctx, erp, out):
-        lines = plan_lines(ctx, wms, out)
+        lines = plan_lines(ctx, wms, out, erp)
         post_lines(ctx, erp, lines, out)
     _advance_cursor(ctx)
     log.info("%s availability push to BlueCherry: %s", ctx.integration.name, out.as_dict())
@@ -200,7 +224,7 @@ def settle_journal(ctx: RunContext, erp: Any, out: Pushed) -> bool:
     return True
 
 
-def plan_lines(ctx: RunContext, wms: Any, out: Pushed) -> list[PushLine]:
+def plan_lines(ctx: RunContext, wms: Any, out: Pushed, erp: Any = None) -> list[PushLine]:
     """The lines to push this run: Peoplevox's figures, held and unmapped pairs left out, unchanged ones too."""
     integration = ctx.integration
     name = integration.name
@@ -233,7 +257,11 @@ def plan_lines(ctx: RunContext, wms: Any, out: Pushed) -> list[PushLine]:
                                     entity_keys=[pair_key(*pair) for pair in mapped], types=[kind],
                                     by="inventory_sync", note="mapping found; published", run_id=ctx.run_id)
     out.pairs_read = len(figures)
-    due = due_lines(lines, {pair: p.erp_quantity for pair, p in positions.items()})
+    held_in_erp = erp_commitments(erp_rows(erp, {line.warehouse for line in lines}))
+    targets = [with_target(line, held_in_erp) for line in lines]
+    current = {(row_sku, row_wh): on_hand for (row_sku, row_wh), (on_hand, _) in held_in_erp.items()}
+    due = sorted((t for t in targets if current.get((t.sku, t.warehouse)) != t.quantity),
+                 key=lambda line: (line.warehouse, line.sku, line.site))
     out.unchanged = len(lines) - len(due)
     return due
 
