@@ -146,11 +146,13 @@ def test_a_site_shared_by_several_warehouses_publishes_to_the_first() -> None:
     assert push.warehouse_for(locations, "NORTH") is None
 
 
-def test_only_figures_that_differ_from_the_last_push_are_due() -> None:
+def test_only_figures_bluecherry_does_not_hold_are_due() -> None:
     lines = [PushLine(TEE, "NJ01", TEE, "NJ01", 5), PushLine(HOODIE, "NJ01", HOODIE, "NJ01", 0),
              PushLine(CAP, "CA02", CAP, "CA02", 2)]
-    due = push.due_lines(lines, {(TEE, "NJ01"): 5, (HOODIE, "NJ01"): 7})
-    assert [line.sku for line in due] == [CAP, HOODIE]  # CAP never pushed, HOODIE went 7 -> 0; TEE unchanged
+    held = {(TEE, "NJ01"): (7, 2), (HOODIE, "NJ01"): (7, 0)}  # (on-hand, allocated + picked) in BlueCherry
+    due = push.due_against(lines, held)
+    # TEE: 5 available + 2 committed = 7, held already; HOODIE went 7 -> 0; CAP never in BlueCherry
+    assert [(line.sku, line.quantity) for line in due] == [(CAP, 2), (HOODIE, 0)]
 
 
 def test_a_batch_keeps_its_reference_and_a_return_to_an_earlier_figure_gets_a_new_one() -> None:

@@ -154,10 +154,11 @@ def with_target(line: PushLine, held: Mapping[tuple[str, str], tuple[int, int]])
                     line.previous_ref)
 
 
-def due_lines(lines: Iterable[PushLine], last_pushed: Mapping[Pair, int | None]) -> list[PushLine]:
-    """The lines whose figure differs from what was last pushed for their pair (never pushed: always due), by
-    warehouse then SKU."""
-    return sorted((line for line in lines if last_pushed.get(line.pair) != line.quantity),
+def due_against(lines: Iterable[PushLine], held: Mapping[tuple[str, str], tuple[int, int]]) -> list[PushLine]:
+    """The lines (their on-hand set by :func:`with_target`) whose figure BlueCherry does not hold now, by warehouse
+    then SKU: compared with BlueCherry itself, so its own shipments and hand bookings are corrected."""
+    targets = [with_target(line, held) for line in lines]
+    return sorted((t for t in targets if held.get((t.sku, t.warehouse), (None, 0))[0] != t.quantity),
                   key=lambda line: (line.warehouse, line.sku, line.site))
 
 
@@ -224,7 +225,7 @@ def settle_journal(ctx: RunContext, erp: Any, out: Pushed) -> bool:
     return True
 
 
-def plan_lines(ctx: RunContext, wms: Any, out: Pushed, erp: Any = None) -> list[PushLine]:
+def plan_lines(ctx: RunContext, wms: Any, out: Pushed, erp: Any) -> list[PushLine]:
     """The lines to push this run: Peoplevox's figures, held and unmapped pairs left out, unchanged ones too."""
     integration = ctx.integration
     name = integration.name
@@ -257,11 +258,7 @@ def plan_lines(ctx: RunContext, wms: Any, out: Pushed, erp: Any = None) -> list[
                                     entity_keys=[pair_key(*pair) for pair in mapped], types=[kind],
                                     by="inventory_sync", note="mapping found; published", run_id=ctx.run_id)
     out.pairs_read = len(figures)
-    held_in_erp = erp_commitments(erp_rows(erp, {line.warehouse for line in lines}))
-    targets = [with_target(line, held_in_erp) for line in lines]
-    current = {(row_sku, row_wh): on_hand for (row_sku, row_wh), (on_hand, _) in held_in_erp.items()}
-    due = sorted((t for t in targets if current.get((t.sku, t.warehouse)) != t.quantity),
-                 key=lambda line: (line.warehouse, line.sku, line.site))
+    due = due_against(lines, erp_commitments(erp_rows(erp, {line.warehouse for line in lines})))
     out.unchanged = len(lines) - len(due)
     return due
 
@@ -413,5 +410,5 @@ def _advance_cursor(ctx: RunContext) -> None:
         repo.advance_cursor(session, ctx.integration.name, ctx.flow, naive, ctx.run_id)
 
 
-__all__ = ["PushLine", "Pushed", "answer_problem", "available_to_sell", "batches", "due_lines", "push_availability",
+__all__ = ["PushLine", "Pushed", "answer_problem", "available_to_sell", "batches", "due_against", "push_availability",
            "reference_for", "warehouse_for"]
