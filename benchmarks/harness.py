@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -20,37 +18,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from erp_wms_sync.simulate import world
+
 ROOT = Path(__file__).resolve().parents[1]
 INTEGRATION = "northwind"
 SAMPLE_YAML = ROOT / "include" / "integrations" / f"{INTEGRATION}.yaml"
 GOOD_SKUS = ("NWO-BOOT-10", "NWO-BOOT-11", "NWO-BAG-REG", "NWO-TEE-M", "NWO-FLC-L", "NWO-PACK-28L")
 ADDRESS = {"Line1": "1 High St", "City": "Leeds", "Postcode": "LS1 1AA", "Country": "GB"}
-MIGRATE_TIMEOUT = 600
 
 
 def prepare_airflow(home: Path) -> None:
-    """Point Airflow at ``home`` (metadata DB, no examples, quiet logs); call before importing Airflow."""
-    home.mkdir(parents=True, exist_ok=True)
-    os.environ.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    })
+    """Point Airflow at ``home`` (metadata DB, no examples, quiet logs); call before importing Airflow. The same
+    set-up as ``erp-wms-sync simulate`` (:func:`erp_wms_sync.simulate.world.prepare_airflow`)."""
+    world.prepare_airflow(home)
 
 
 def migrate_airflow(home: Path) -> None:
     """Create the Airflow metadata DB in ``home`` (once per bench run; ``dag.test()`` needs it)."""
-    prepare_airflow(home)
-    result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True,
-                            timeout=MIGRATE_TIMEOUT, env=os.environ.copy(), check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed: {result.stderr[-2000:]}")
+    world.prepare_airflow(home)
+    world.migrate_airflow(home)
 
 
 def write_integration(folder: Path, name: str = INTEGRATION, rate_per_minute: int = 60) -> Path:

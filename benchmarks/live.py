@@ -49,9 +49,12 @@ STOP_TIMEOUT = 20.0
 HTTP_TIMEOUT = 30.0
 LOG_TAIL = 4000
 TRIGGER_TRIES = 5
+API_TRIES = 3
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 
 T = TypeVar("T")
+TROUBLE = re.compile(r"^(scheduler|dag-processor|triggerer|api-server)\s*\|.*(OperationalError|database is locked|"
+                     r"Shutting down|exited|Traceback|ERROR)")
 
 
 class LiveStackError(RuntimeError):
@@ -159,15 +162,30 @@ class LiveStack:
         self.env.update(self.extra_env)
         self.run([str(BIN / "erp-wms-sync"), "ledger", "upgrade"], deadline=deadline)
         self.run([str(BIN / "airflow"), "db", "migrate"], deadline=deadline)
+        self._after_migrate()
         pools = self.run([str(BIN / "erp-wms-sync"), "pools"], deadline=deadline).stdout
         (self.home / "pools.json").write_text(pools, encoding="utf-8")
         self.run([str(BIN / "airflow"), "pools", "import", str(self.home / "pools.json")], deadline=deadline)
-        self._spawn("standalone", [str(BIN / "airflow"), "standalone"], self.home / "standalone.log")
+        self._start_airflow()
         self.wait_for(lambda: listening(api), deadline - time.monotonic(), "the Airflow API server to listen",
                       interval=0.5)
         self.wait_for(self._login, deadline - time.monotonic(), "a token from /auth/token", interval=1.0)
         self.wait_for(self._dags_parsed, deadline - time.monotonic(),
                       f"the DAGs {', '.join(self.expected_dags)} to be parsed", interval=1.0)
+
+    def _after_migrate(self) -> None:
+        """Airflow's SQLite database in write-ahead logging, as scripts/demo.sh: a reader must not block the
+        scheduler's writes."""
+        _write_ahead_log(self.home / "airflow.db")
+
+    def _start_airflow(self) -> None:
+        """``airflow standalone``: scheduler, dag-processor, triggerer and API server under one parent."""
+        self._spawn("standalone", [str(BIN / "airflow"), "standalone"], self.main_log)
+
+    @property
+    def main_log(self) -> Path:
+        """The log a timeout's message shows the tail of (the one of the process that runs the tasks)."""
+        return self.home / "standalone.log"
 
     def stop(self) -> None:
         """Stop every process group this stack started (TERM, then KILL), then check its ports are closed."""
@@ -187,7 +205,7 @@ class LiveStack:
                 pass
         self._processes.clear()
         if self.home != Path():
-            _kill_strays(self.home)
+            kill_strays(self.home)
         self._session.close()
         still = [port for port in self.ports.values() if listening(port)]
         self.ports = {}
@@ -213,6 +231,7 @@ class LiveStack:
             "AIRFLOW__API__BASE_URL": self.base_url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
+            "AIRFLOW__CORE__PARALLELISM": "8",  # as scripts/demo.sh: SQLite takes one writer at a time
             "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.ports["worker_logs"]),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.ports["trigger_logs"]),
@@ -257,12 +276,18 @@ class LiveStack:
         return True
 
     def _dags_parsed(self) -> bool:
-        errors = self.api("GET", "/api/v2/importErrors").json()
+        try:
+            errors = self.api("GET", "/api/v2/importErrors").json()
+        except requests.Timeout:  # the API server is busy with the first parse and runs: ask again, within the wait
+            return False
         if errors.get("import_errors"):
             detail = "\n".join(f"{e.get('filename')}: {e.get('stack_trace', '')[-1500:]}"
                                for e in errors["import_errors"])
             raise LiveStackError(f"the DAG folder has import errors:\n{detail}")
-        known = set(self.dag_ids())
+        try:
+            known = set(self.dag_ids())
+        except requests.Timeout:  # the API server is busy with the first parse and runs: ask again, within the wait
+            return False
         return all(dag_id in known for dag_id in self.expected_dags)
 
     # ---- helpers ------------------------------------------------------------------------------------------
@@ -294,10 +319,21 @@ class LiveStack:
         return done
 
     def api(self, method: str, path: str, **kw: Any) -> requests.Response:
-        """A call to the Airflow REST API as admin (``path`` from the root, e.g. ``/api/v2/dags``)."""
+        """A call to the Airflow REST API as admin (``path`` from the root, e.g. ``/api/v2/dags``).
+
+        Every call this harness makes is safe to repeat (reads, pause flags, triggers under a fixed run id), so an
+        API server too busy to answer in time (one machine: scheduler, workers and tests share two cores) is asked
+        again, bounded by ``API_TRIES``; the last timeout is raised."""
         kw.setdefault("timeout", HTTP_TIMEOUT)
         headers = {**kw.pop("headers", {}), "Authorization": f"Bearer {self._token}"}
-        answer = self._session.request(method, f"{self.base_url}{path}", headers=headers, **kw)
+        for attempt in range(1, API_TRIES + 1):
+            try:
+                answer = self._session.request(method, f"{self.base_url}{path}", headers=headers, **kw)
+                break
+            except (requests.Timeout, requests.ConnectionError):
+                if attempt == API_TRIES:
+                    raise
+                time.sleep(2.0 * attempt)
         if answer.status_code == 401 and self._login():  # the token expired: once more with a new one
             headers["Authorization"] = f"Bearer {self._token}"
             answer = self._session.request(method, f"{self.base_url}{path}", headers=headers, **kw)
@@ -381,11 +417,15 @@ class LiveStack:
             time.sleep(interval)
 
     def log_tail(self, log: Path | None = None, size: int = LOG_TAIL) -> str:
-        path = log or self.home / "standalone.log"
+        """The log's tail, after what Airflow's components said of trouble (a crash, a locked database): the tail
+        alone is mostly the API server answering the wait's own polls."""
+        path = log or self.main_log
         if not path.exists():
             return f"({path.name} not written yet)"
-        data = path.read_bytes()[-size:].decode("utf-8", "replace")
-        return f"tail of {path.name}:\n{data}"
+        text = path.read_text(errors="replace")
+        trouble = [line for line in text.splitlines() if TROUBLE.search(line)]
+        said = ("components reported:\n" + "\n".join(trouble[-15:]) + "\n") if trouble else ""
+        return f"{said}tail of {path.name}:\n{text[-size:]}"
 
     def ledger(self) -> sqlite3.Connection:
         """A connection to the stack's SQLite ledger (close it when done)."""
@@ -419,20 +459,31 @@ class LiveStack:
         return self._ok(answer, f"{name} simulator {method} {path}")
 
 
-def _kill_strays(home: Path) -> None:
-    """Kill any process still running with this stack's ``AIRFLOW_HOME`` (one that left our process group)."""
+def _write_ahead_log(database: Path) -> None:
+    """Switch Airflow's SQLite metadata database to write-ahead logging (a persistent setting of the file)."""
+    with sqlite3.connect(database, timeout=30) as db:
+        mode = str(db.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+    if mode.lower() != "wal":
+        raise LiveStackError(f"could not switch {database} to write-ahead logging (journal mode {mode})")
+
+
+def kill_strays(home: Path) -> list[int]:
+    """Kill any process still running with this ``AIRFLOW_HOME`` (one that left our process group); their pids."""
     marker = f"AIRFLOW_HOME={home}".encode()
     proc = Path("/proc")
+    killed: list[int] = []
     if not proc.is_dir():
-        return
+        return killed
     for entry in proc.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             if marker in (entry / "environ").read_bytes().split(b"\0"):
                 os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
         except (OSError, ValueError):
             continue  # gone, or not ours to read
+    return killed
 
 
 def _remove_tree(path: Path, attempts: int = 5) -> None:

@@ -23,6 +23,10 @@ export AIRFLOW__API__PORT="$PORT"
 export AIRFLOW__API__BASE_URL="http://127.0.0.1:$PORT"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$PORT/execution/"
 export AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME=1
+# SQLite takes one writer at a time: with Airflow's default of 32 task processes at once, the first runs of every
+# DAG all report to the API server together, and a component that waits too long for the write lock dies
+# ("database is locked"; standalone restarts nothing). Eight at a time keep a 2-core machine busy without that.
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-8}"
 # Everything shares one machine here: a busy API server can take longer than the 5 s default to answer a task's
 # start call, and the task's retry of that call is refused, failing a try of a healthy task.
 export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="${AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT:-30}"
@@ -31,6 +35,16 @@ export PYTHONPATH="$ROOT/scripts/localhost_only${PYTHONPATH:+:$PYTHONPATH}"
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
 PIDS=()
+kill_strays() {  # Airflow processes of this demo that left its process groups (a scheduler's task workers...)
+  local proc pid
+  for proc in /proc/[0-9]*; do
+    pid=${proc#/proc/}
+    [ "$pid" = "$$" ] && continue
+    tr '\0' '\n' < "$proc/cmdline" 2>/dev/null | grep -q airflow || continue
+    tr '\0' '\n' < "$proc/environ" 2>/dev/null | grep -qxF "AIRFLOW_HOME=$AIRFLOW_HOME" || continue
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
 cleanup() {
   trap - INT TERM EXIT
   echo; echo "Stopping the demo..."
@@ -40,6 +54,7 @@ cleanup() {
     [ "$alive" = 0 ] && break; sleep 0.5
   done
   for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  kill_strays
   echo "Stopped."
 }
 trap cleanup INT TERM EXIT
@@ -79,6 +94,15 @@ export AIRFLOW_CONN_ERP_WMS_SLACK="{\"conn_type\":\"slackwebhook\",\"host\":\"ht
 echo "==> Ledger and Airflow metadata database"
 erp-wms-sync ledger upgrade
 airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -20 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
+# SQLite's default rollback journal lets one reader block the scheduler's writes ("database is locked", which kills
+# standalone's scheduler); write-ahead logging lets readers and the one writer go on together. Kept in the file.
+[ ! -f "$AIRFLOW_HOME/airflow.db" ] || python - "$AIRFLOW_HOME/airflow.db" <<'PY'
+import sqlite3, sys
+with sqlite3.connect(sys.argv[1]) as db:
+    mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+if mode.lower() != "wal":
+    sys.exit(f"could not switch {sys.argv[1]} to write-ahead logging (journal mode {mode})")
+PY
 erp-wms-sync pools > "$AIRFLOW_HOME/pools.json"
 airflow pools import "$AIRFLOW_HOME/pools.json" > /dev/null
 erp-wms-sync config validate include/integrations/*.yaml

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -12,6 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 _HOME = Path(tempfile.mkdtemp(prefix="erp-wms-airflow-"))
+atexit.register(shutil.rmtree, _HOME, True)  # the session's Airflow home goes with the session
 
 os.environ.update({
     "AIRFLOW_HOME": str(_HOME),

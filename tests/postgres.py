@@ -34,6 +34,11 @@ def _server_binaries() -> tuple[str, str] | None:
     except ImportError:
         return None
     initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if not (initdb and pg_ctl):  # Debian keeps the server's programs off PATH, per major version
+        for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+            if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
+                initdb, pg_ctl = str(folder / "initdb"), str(folder / "pg_ctl")
+                break
     if not (initdb and pg_ctl) or os.geteuid() == 0 and not shutil.which("runuser"):
         return None
     return initdb, pg_ctl

@@ -4,6 +4,11 @@
     erp-wms-sync ledger upgrade [--url URL]   migrate the ledger (URL: --url, the erp_wms_ledger connection,
                                               ERP_WMS_LEDGER_URL, the SQLite default)
     erp-wms-sync ledger current [--url URL]   print the ledger's revision and the code's
+    erp-wms-sync reconcile proposals|approve|reject --integration NAME ...
+                                              reconciliation proposals (see erp_wms_sync.reconcile_cli)
+    erp-wms-sync exceptions list|retry|resolve --integration NAME ...
+                                              open exceptions; retry now; resolve with a note (see
+                                              erp_wms_sync.exceptions_cli)
     erp-wms-sync pools                        the Airflow pools as JSON, for ``airflow pools import``
     erp-wms-sync sim up [options]             start the three simulators (see ``sim up --help``)
     erp-wms-sync subscriptions sync [--integration NAME ...] [--force] [--base-url URL]
@@ -11,6 +16,14 @@
                                               AIRFLOW_CONN_* (exit 1 when one is missing or a change failed)
     erp-wms-sync subscriptions list [--integration NAME ...]
                                               the subscriptions the ledger holds
+    erp-wms-sync simulate --seed N [--orders 2000] [--faults none|flaky|hostile] [--integrations a,b] [--hours 8]
+                          [--skus 200] [--out FILE] [--workdir DIR]
+                                              a trading day through the real DAGs against the simulators; prints a
+                                              JSON summary; exit 1 when an invariant broke (named on stderr)
+    erp-wms-sync audit INTEGRATION [--json] [--out DIR]
+                                              pre-go-live audit of both systems (no ledger history needed):
+                                              mapping coverage, orders in limbo, stock and item drift; writes the
+                                              report; exit 1 when a system could not be read
 """
 
 from __future__ import annotations
@@ -169,6 +182,49 @@ def _subscriptions_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _budget_ledger(explicit: str | None) -> str | None:
+    """The ledger whose API budget the audit's ERP calls share with running DAGs, when it is migrated."""
+    from erp_wms_sync.ledger.db import current_revision, head_revision
+
+    url = _ledger_url(explicit)
+    try:
+        return url if current_revision(url) == head_revision() else None
+    except LedgerError:
+        return None
+
+
+def _audit(args: argparse.Namespace) -> int:
+    """Run the pre-go-live audit of one integration; exit 0 when it ran (findings are its output), 1 when a system
+    could not be read (named, with why)."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from erp_wms_sync.airflow.hooks import erp_hook
+    from erp_wms_sync.connectors.budget import Priority
+    from erp_wms_sync.flows.reconciliation.audit import run_audit
+
+    args.integration = [args.integration]
+    integration = _integrations(args)[0]
+    wms = _vendor_client(integration, "wms")
+    budget = _budget_ledger(args.ledger_url)
+    try:
+        erp = erp_hook(integration.erp.kind.value, integration.erp.conn_id,
+                       rate_per_minute=integration.erp.rate_per_minute, budget_url=budget,
+                       priority=Priority.LOW).get_client()
+    except AirflowNotFoundException:
+        raise ConfigError(f"integration {integration.name}: connection {integration.erp.conn_id} is not defined "
+                          f"(set AIRFLOW_CONN_{integration.erp.conn_id.upper()})") from None
+    except ValueError as exc:  # the hook names the connection and the missing field
+        raise ConfigError(f"integration {integration.name}: {exc}") from None
+    result = run_audit(integration, wms, erp, out_dir=args.out)
+    if args.json:
+        print(json.dumps(result.summary(max(0, args.examples)), indent=2, default=str))
+    else:
+        print("\n".join(result.lines(max(0, args.examples))))
+    for failure in result.failures:
+        print(f"error: could not read {failure}", file=sys.stderr)
+    return EXIT_FAILED if result.failures else 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="erp-wms-sync", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -198,6 +254,26 @@ def parser() -> argparse.ArgumentParser:
     for cmd in (subs_sync, subs_list):
         cmd.add_argument("--integration", action="append", metavar="NAME", help="only this integration (repeatable)")
         cmd.add_argument("--ledger-url", help="SQLAlchemy URL of the ledger (default: as for `ledger upgrade`)")
+    audit = sub.add_parser("audit", help="pre-go-live audit of an integration's two systems")
+    audit.add_argument("integration", metavar="INTEGRATION", help="the integration's name")
+    audit.add_argument("--json", action="store_true", help="print the summary as JSON")
+    audit.add_argument("--out", metavar="DIR", help="folder for the report (default: ERP_WMS_REPORTS_DIR, else "
+                                                    "$AIRFLOW_HOME/reports, else ./reports)")
+    audit.add_argument("--examples", type=int, default=5, help="examples shown per finding kind (default 5)")
+    audit.add_argument("--integrations-dir", help="folder of integration YAML files "
+                                                  "(default: ERP_WMS_INTEGRATIONS_DIR or the packaged folder)")
+    audit.add_argument("--ledger-url", help="ledger whose shared API budget the ERP calls spend (default: as for "
+                                            "`ledger upgrade`, when it is migrated; else the audit paces itself)")
+    audit.set_defaults(func=_audit)
+    from erp_wms_sync.reconcile_cli import add_parser as add_reconcile
+
+    add_reconcile(sub, _ledger_url, _integrations, _vendor_client)
+    from erp_wms_sync.exceptions_cli import add_parser as add_exceptions
+
+    add_exceptions(sub, _ledger_url, _integrations, _vendor_client)
+    from erp_wms_sync.simulate.command import add_parser as add_simulate
+
+    add_simulate(sub)
     sim = sub.add_parser("sim", help="the vendor API simulators", add_help=False)
     sim.add_argument("rest", nargs=argparse.REMAINDER)
     sim.set_defaults(func=_sim)

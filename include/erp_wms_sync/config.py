@@ -25,9 +25,13 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from erp_wms_sync.config_files import FileIssue, FileProblems, read_yaml
 from erp_wms_sync.config_sections import (
     AlertSettings,
+    DeadlineSettings,
+    DigestSettings,
+    DigestTeam,
     DispatchSettings,
     ErpKind,
     ErpSettings,
+    HousekeepingSettings,
     ItemCodeSettings,
     LocationMap,
     OrderSettings,
@@ -47,13 +51,16 @@ from erp_wms_sync.config_sections import (
 from erp_wms_sync.errors import ConfigError
 from erp_wms_sync.schedules import Finding, cron_finding, timezone_finding
 
-__all__ = ["DEFAULT_OWNERS", "DEFAULT_SCHEDULES", "FLOWS", "AlertSettings", "ConfigError",
-           "DispatchSettings", "ErpKind", "ErpSettings", "StockSettings",
+__all__ = ["DEFAULT_OWNERS", "DEFAULT_SCHEDULES", "FLOWS", "AlertSettings", "ConfigError", "DeadlineSettings",
+           "DigestSettings", "DigestTeam",
+           "DispatchSettings", "HousekeepingSettings", "ErpKind", "ErpSettings", "StockSettings",
            "FileCheck", "Integration", "ItemCodeSettings", "LocationMap", "OrderSettings", "Problem",
            "ReconciliationSettings", "ReturnSettings", "Scan", "WmsSettings", "WriteBack", "check_file",
            "check_integration",
            "integration_files", "load_all", "load_integration", "scan_files", "scan_folder", "validate_files"]
 
+DIGEST_SCHEDULE = Finding("the exception digest's schedule is set in the digests: section",
+                          "move it to digests.schedule")
 DEFAULT_INTEGRATIONS_DIR = Path(__file__).resolve().parents[1] / "integrations"
 NAME_PATTERN = r"^[a-z][a-z0-9_]{1,40}$"
 
@@ -68,6 +75,7 @@ FLOWS = (
     "reconciliation",
     "exception_housekeeping",
     "webhook_subscriptions",
+    "exception_digest",
 )
 
 DEFAULT_SCHEDULES = {
@@ -80,6 +88,7 @@ DEFAULT_SCHEDULES = {
     "reconciliation": "30 2 * * *",
     "exception_housekeeping": "*/5 * * * *",
     "webhook_subscriptions": "7 * * * *",
+    "exception_digest": "0 * * * *",  # set in digests.schedule, not in schedules:
 }
 
 # Exception catalogue (ARCHITECTURE §5): type -> default owner team. A YAML may re-assign owners.
@@ -108,10 +117,15 @@ DEFAULT_OWNERS = {
     "orphaned_order": "ops",
     "dispatched_but_open": "ops",
     "stock_variance": "finance+warehouse",
+    "drift_trend": "finance+warehouse",  # a SKU / location whose variance recurs or grows night after night
     "wms_item_not_in_erp": "data",
     "wms_write_rejected": "data",
     "erp_record_unreadable": "integration-engineer",  # the ERP answered a record with something else (order id)
     "stage_deadline_breached": "ops",
+    "cancelled_but_live": "ops",  # reconciliation: cancelled in the ERP, still live in Peoplevox
+    "wms_order_not_in_erp": "ops",  # reconciliation: a Peoplevox order neither the ERP nor the ledger knows
+    "order_in_limbo": "ops",  # reconciliation: open in the ERP, unfinished in Peoplevox, no progress for hours
+    "item_drift": "data",  # reconciliation: an item's name or barcode differs between the ERP and Peoplevox
     "api_unavailable": "integration-engineer",
 }
 
@@ -136,6 +150,9 @@ class Integration(StrictModel):
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     stock: StockSettings = Field(default_factory=StockSettings)
     returns: ReturnSettings = Field(default_factory=ReturnSettings)
+    deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
+    housekeeping: HousekeepingSettings = Field(default_factory=HousekeepingSettings)
+    digests: DigestSettings = Field(default_factory=DigestSettings)
 
     # Field validators run in declaration order and see the fields declared before theirs in ``info.data``.
     @field_validator("timezone")
@@ -179,7 +196,8 @@ class Integration(StrictModel):
         issues = []
         for flow, cron in value.items():
             finding = (Finding(f"unknown flow '{flow}' (known: {', '.join(FLOWS)})", "use one of the flows listed")
-                       if flow not in FLOWS else cron_finding(cron, timezone))
+                       if flow not in FLOWS else DIGEST_SCHEDULE if flow == "exception_digest"
+                       else cron_finding(cron, timezone))
             if finding:
                 issues.append(FileIssue(f"schedules.{flow}", finding.message, finding.fix))
         if issues:
@@ -192,6 +210,24 @@ class Integration(StrictModel):
         unknown = sorted(set(value) - set(DEFAULT_OWNERS))
         if unknown:
             raise ValueError(f"unknown exception type(s): {', '.join(unknown)}")
+        return value
+
+    @field_validator("digests")
+    @classmethod
+    def _digest_schedule_and_teams(cls, value: DigestSettings, info: ValidationInfo) -> DigestSettings:
+        """The cron in the integration's zone, and each team a real owner (a typo would silently get nothing)."""
+        issues = []
+        finding = cron_finding(value.schedule, info.data.get("timezone", "UTC"))
+        if finding:
+            issues.append(FileIssue("digests.schedule", finding.message, finding.fix))
+        owners = {**DEFAULT_OWNERS, **(info.data.get("owners") or {})}.values()
+        known = set(owners) | {part for owner in owners for part in owner.split("+")}
+        for team in sorted(set(value.teams) - known):
+            issues.append(FileIssue(f"digests.teams.{team}", f"'{team}' owns no exception type (owner teams: "
+                                    f"{', '.join(sorted(known))})",
+                                    "use one of the owner teams listed, or assign it a type in owners:"))
+        if issues:
+            raise SettingProblems(issues)
         return value
 
     @field_validator("paused_flows")
@@ -217,6 +253,8 @@ class Integration(StrictModel):
 
     # --- derived, read-only helpers -------------------------------------------------------------------
     def schedule_for(self, flow: str) -> str:
+        if flow == "exception_digest":
+            return self.digests.schedule
         return self.schedules.get(flow, DEFAULT_SCHEDULES[flow])
 
     @property

@@ -89,6 +89,24 @@ class DispatchSettings(StrictModel):
     max_despatches_per_run: int = Field(default=500, gt=0, le=10_000)
 
 
+class DeadlineSettings(StrictModel):
+    """Stage deadlines exception housekeeping watches (``stage_deadline_breached``, entity = the order)."""
+
+    despatch_hours: int = Field(default=48, ge=1, le=24 * 60,
+                                description="an order released to Peoplevox must be despatched within this")
+    confirm_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60,
+                                 description="a despatch must be confirmed in the ERP within this")
+
+
+class HousekeepingSettings(StrictModel):
+    """Exception housekeeping: how much one run retries and how long abandoned staging rows are kept."""
+
+    max_retries_per_run: int = Field(default=500, gt=0, le=10_000,
+                                     description="due exceptions retried per run, oldest first")
+    staged_retention_hours: int = Field(default=24, ge=1, le=24 * 30,
+                                        description="staging rows of runs older than this are purged")
+
+
 class StockSettings(StrictModel):
     """Inventory sync: which Peoplevox locations hold stock the ERP counts, and how movements are batched.
 
@@ -207,10 +225,70 @@ class AlertSettings(StrictModel):
         return value
 
 
+EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+TEAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}$"
+
+
+class DigestTeam(StrictModel):
+    """Where one owner team's exception digest goes: e-mail addresses and, optionally, its own Slack webhook."""
+
+    emails: list[str] = Field(default_factory=list)
+    slack_conn_id: str | None = Field(default=None, min_length=1,
+                                      description="Slack webhook connection; default alerts.slack_conn_id")
+
+    @field_validator("emails")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not re.fullmatch(EMAIL_PATTERN, v)]
+        if bad:
+            raise ValueError(f"not an e-mail address: {', '.join(bad)}")
+        return value
+
+
+class DigestSettings(StrictModel):
+    """Exception digests: per owner team, the new exceptions grouped by type, by e-mail and Slack on a schedule.
+
+    ``schedule`` is a cron in the integration's time zone (checked by the integration, which knows the zone);
+    ``settle_minutes`` leaves exceptions raised in the last minutes to the next digest, so one a flow is still
+    committing is never skipped."""
+
+    schedule: str = "0 * * * *"
+    teams: dict[str, DigestTeam] = Field(default_factory=dict)
+    examples: int = Field(default=3, ge=1, le=20, description="examples listed per exception type")
+    dashboard_url: str | None = Field(default=None,
+                                      description="base URL of the Airflow web server, e.g. https://airflow.example")
+    settle_minutes: int = Field(default=2, ge=0, le=60)
+
+    @field_validator("dashboard_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise refuse("digests.dashboard_url", Finding(
+                f"'{value}' is not the base URL of a web server",
+                "give the Airflow address people open, e.g. https://airflow.example.com (no query string)"))
+        return value.rstrip("/") if value else value
+
+    @field_validator("teams")
+    @classmethod
+    def _team_names(cls, value: dict[str, DigestTeam]) -> dict[str, DigestTeam]:
+        bad = [name for name in value if not re.fullmatch(TEAM_PATTERN, name)]
+        if bad:
+            raise refuse("digests.teams", Finding(
+                f"not a team name: {', '.join(repr(b) for b in bad)}",
+                "use the owner team names of the owners: section (letters, digits, _ . + -, at most 40)"))
+        return value
+
+
 class ReconciliationSettings(StrictModel):
     tolerance_units: int = Field(default=0, ge=0)
     tolerance_pct: float = Field(default=0.0, ge=0.0, le=100.0)
     auto_apply_adjustments: bool = False
+    limbo_hours: float = Field(default=48, gt=0, le=24 * 90,
+                               description="an order open in the ERP, not in Peoplevox per the ledger, without any "
+                                           "ERP change for this long is in limbo (order_in_limbo)")
+    settle_minutes: int = Field(default=60, ge=0, le=24 * 60,
+                                description="an order changed this recently is still moving: not judged as "
+                                            "cancelled-but-live or in limbo, nor a despatch being confirmed as open")
 
 
 def map_table(mapping: dict[str, str], max_length: int | None) -> ItemCodeMap:

@@ -16,7 +16,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
 FLOWS = ("item_master_sync", "order_release", "dispatch_confirmation", "webhook_subscriptions", "inventory_sync",
-         "returns")
+         "returns", "exception_housekeeping", "reconciliation", "exception_digest")
 DAG_IDS = [f"{i}__{f}" for i in ("northwind", "bluebird") for f in FLOWS]
 
 

@@ -152,6 +152,16 @@ def test_dags_plugins_include_and_logs_are_volumes(doc: dict[str, Any]) -> None:
     assert targets["/opt/airflow/logs"] in named and named <= set(doc["volumes"])
 
 
+
+def test_reconciliation_reports_are_shared_by_the_workers_and_the_api_server(doc: dict[str, Any]) -> None:
+    """Workers write the nightly reports, the dashboard in the API server serves them: one named volume for both."""
+    folder = common_env(doc)["ERP_WMS_REPORTS_DIR"]
+    targets = {str(v).split(":")[1]: str(v).split(":")[0] for v in common(doc)["volumes"]}
+    assert targets.get(folder) in doc["volumes"]
+    for name in ("airflow-worker", "airflow-apiserver"):
+        assert any(str(v).split(":")[1] == folder for v in doc["services"][name]["volumes"]), name
+
+
 # --- dependencies and health ---------------------------------------------------------------------------------
 
 def test_every_depends_on_target_exists_and_its_condition_can_be_met(doc: dict[str, Any]) -> None:

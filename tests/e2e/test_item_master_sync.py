@@ -107,6 +107,17 @@ def test_a_peoplevox_rejection_is_held_with_its_reason_and_the_rest_go(stack, wi
     assert taken["SKU"] not in stack.peoplevox.records("northwind", "Item types")
     assert len(stack.peoplevox.records("northwind", "Item types")) > 20
 
+    # the warehouse frees the barcode; nothing changes in the ERP: the next run sends the refused item again
+    stack.peoplevox.seed("northwind", "Item types", [{"ItemCode": "LEGACY-1", "Name": "Legacy",
+                                                      "Barcode": "9990001112299"}])
+    again = run_dag("northwind__item_master_sync")
+    assert task_states(again)["upsert_wms_items"] == "success"
+    assert stack.peoplevox.records("northwind", "Item types")[taken["SKU"]]["Barcode"] == "9990001112223"
+    assert f"wms_write_rejected:{taken['SKU']}" not in open_by_type(wired, "northwind")
+    saves = stack.peoplevox.calls[("northwind", "SaveData")]
+    run_dag("northwind__item_master_sync")
+    assert stack.peoplevox.calls[("northwind", "SaveData")] == saves, "once taken, it is not sent again"
+
 
 def test_an_unreachable_wms_fails_the_task_readably_and_loses_nothing(stack, wired, run_dag, monkeypatch) -> None:
     import json

@@ -98,3 +98,26 @@ def test_a_line_dropped_before_release_is_not_sent_and_the_order_is_not_held(sta
     assert wms_lines(stack, "bluebird", dropped["orderNumber"]) == {a: "2"}
     assert emptied["orderNumber"] not in wms_orders(stack, "bluebird"), "no open line: treated as cancelled"
     assert not [k for k in open_exceptions(wired, "bluebird") if k.startswith("invalid_order:")]
+
+
+def test_an_unreadable_order_in_the_listing_is_held_and_the_others_still_go(stack, wired, run_dag,
+                                                                             good_skus) -> None:
+    a, b, _ = good_skus
+    good = order(stack, "WEB-OK", [(a, 1)])
+    broken = order(stack, "WEB-BAD", [(b, 2)])
+    with stack.bluecherry.lock:  # BlueCherry lists it with a ship-to that is not an address
+        stack.bluecherry.book.orders[broken["orderNumber"]]["shipTo"] = "leave at the back door"
+
+    run = run_dag(DAG)
+    states = task_states(run)
+    assert states["fetch_orders"] == states["release_orders"] == "success", states
+    assert good["orderNumber"] in wms_orders(stack, "bluebird")
+    assert broken["orderNumber"] not in wms_orders(stack, "bluebird")
+    held = open_exceptions(wired, "bluebird")[f"erp_record_unreadable:{broken['orderNumber']}"]
+    assert "'shipTo' is not an object" in held.summary, held.summary
+
+    with stack.bluecherry.lock:  # fixed in BlueCherry: the next run reads it, releases it and closes the exception
+        stack.bluecherry.book.orders[broken["orderNumber"]]["shipTo"] = dict(SHIP_TO)
+    run_dag(DAG)
+    assert wms_lines(stack, "bluebird", broken["orderNumber"]) == {b: "2"}
+    assert f"erp_record_unreadable:{broken['orderNumber']}" not in open_exceptions(wired, "bluebird")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from erp_wms_sync.domain.bluecherry_orders import order_from_bluecherry
-from erp_wms_sync.domain.cin7_orders import cin7_state, order_from_cin7
+from erp_wms_sync.domain.cin7_orders import cin7_state, order_from_cin7, stamp_from_sale_list
 from erp_wms_sync.domain.orders import OrderState, UnreadableOrder, effective_state, open_quantity, wms_items
 
 
@@ -38,3 +38,16 @@ def test_a_bluecherry_line_amended_to_zero_is_dropped_and_an_order_with_none_lef
     assert effective_state(order) is OrderState.RELEASABLE
     raw["lines"][0]["cancelled"] = 2
     assert effective_state(order_from_bluecherry(raw, "OPEN")) is OrderState.CANCELLED
+
+
+def test_a_cin7_sale_shipped_in_full_is_done_whatever_its_sale_status_says() -> None:
+    """Cin7's sale Status has no shipped value: a shipped, uninvoiced simple sale stays PACKED; its combined shipping
+    and fulfilment statuses say it is done (reconciliation must not call it dispatched-but-open)."""
+    assert cin7_state("PACKED", "AUTHORISED", "AUTHORISED") is OrderState.RELEASABLE
+    assert cin7_state("PACKED", "AUTHORISED", "AUTHORISED", shipping="SHIPPED") is OrderState.DONE
+    assert cin7_state("SHIPPING", "AUTHORISED", "AUTHORISED", fulfilment="FULFILLED") is OrderState.DONE
+    assert cin7_state("PACKED", "AUTHORISED", "AUTHORISED", shipping="PARTIALLY SHIPPED") is OrderState.RELEASABLE
+    assert cin7_state("VOIDED", "AUTHORISED", "AUTHORISED", shipping="SHIPPED") is OrderState.CANCELLED
+    row = {"SaleID": "s-1", "OrderNumber": "SO-1", "Status": "PACKED", "OrderStatus": "AUTHORISED",
+           "CombinedShippingStatus": "SHIPPED", "FulFilmentStatus": "FULFILLED", "Updated": "2026-12-04T10:00:00Z"}
+    assert stamp_from_sale_list(row, "AUTHORISED").state is OrderState.DONE

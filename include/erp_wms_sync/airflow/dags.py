@@ -77,7 +77,7 @@ ITEM_MASTER_DOC = """
 ### Item master sync — {label}
 
 **What moves:** {erp} products → Peoplevox *Item types* (one way; the ERP is the item master).
-**Schedule:** `{schedule}` ({tz}), data-interval windows; a backfill replays exactly its window.
+**Schedule:** `{schedule}` ({tz}), data-interval windows; a backfill re-reads from its window's start.
 **Exceptions:** invalid items → `{invalid_owner}`, Peoplevox items unknown to the ERP → `{unknown_owner}`.
 
 `plan_window` → `fetch_erp_items` (pool `{erp_pool}`) → `validate_items` (Great Expectations suite `item_master`) →
@@ -243,7 +243,7 @@ INVENTORY_DOC = """
 **What moves:** Peoplevox stock movements → Cin7 Core stock adjustments (absolute quantities), per SKU × location,
 strictly in Peoplevox History Id order; one run writes at a time.
 **Triggers:** every `{schedule}` ({tz}), and at once on a Peoplevox stock callback (asset `{asset}`); each run reads
-the *Item movement history* for its window (a backfill replays exactly its window and re-applies nothing).
+the *Item movement history* for its window (a backfill re-reads from its window's start and re-applies nothing).
 **Counted locations:** {sellable} except {non_sellable} (quarantine is not sellable stock).
 **Exceptions:** `unmapped_sku` → `{sku_owner}`, `unmapped_location` → `{location_owner}`, `failed_stock_increment` →
 `{failed_owner}`, `stale_stock_event` → `{stale_owner}`, `invalid_stock_movement` → `{invalid_owner}`.
@@ -379,6 +379,49 @@ def build_returns(integration: Integration) -> DAG:
     return dag
 
 
+RECONCILIATION_DOC = """
+### Reconciliation — {label}
+
+**What is compared:** {erp} against Peoplevox, every night: stock per SKU × location ({figure}; what is still in
+flight in the ledger compensated, variant pairs read twice), orders, returns and the item master.
+**Schedule:** `{schedule}` ({tz}), data-interval windows: the business date is the interval's end in {tz}, so a
+missed night is backfilled as its own date.
+**Exceptions:** `stock_variance` (beyond `reconciliation.tolerance_units` {units} / `tolerance_pct` {pct}) →
+`{variance_owner}`, `drift_trend` → `{trend_owner}`, and the findings of the other sections.
+**Proposals:** {proposals}
+
+`plan_window` → `snapshot_and_compare` (pool `peoplevox_api`; its ERP calls spend the ERP key's shared budget) →
+`propose_and_apply` (pool `{erp_pool}`) → `data_check` (red once per new problem, or when a section could not be
+compared — after the report is written). Report: a folder per run under `ERP_WMS_REPORTS_DIR`.
+
+Runbook: `docs/runbook.md#reconciliation`.
+"""
+
+
+def build_reconciliation(integration: Integration) -> DAG:
+    flow = "reconciliation"
+    cin7 = integration.erp.kind.value == "cin7core"
+    settings = integration.reconciliation
+    doc = RECONCILIATION_DOC.format(
+        label=integration.label, erp=integration.erp.kind.value, schedule=integration.schedule_for(flow),
+        tz=integration.timezone, units=settings.tolerance_units, pct=settings.tolerance_pct,
+        figure="on-hand in counted locations" if cin7 else "available-to-sell, as the inventory push publishes it",
+        variance_owner=integration.owner_of("stock_variance"), trend_owner=integration.owner_of("drift_trend"),
+        erp_pool=erp_pool(integration),
+        proposals=("one stock adjustment per variant pair setting Cin7 to the Peoplevox count; "
+                   + ("applied by the run (`auto_apply_adjustments`)." if settings.auto_apply_adjustments
+                      else "waiting for `erp-wms-sync reconcile approve`.")) if cin7
+        else "none: the BlueCherry inventory push corrects availability every run.")
+    with new_dag(integration, flow, doc) as dag:
+        window = plan_window_task(integration, flow)()
+        compared = step(integration, flow, "snapshot_and_compare", steps.reconcile_snapshots,
+                        client="wms+erp")(window)
+        proposed = step(integration, flow, "propose_and_apply", steps.reconcile_proposals, client="erp")(
+            window, compared)
+        step(integration, flow, "data_check", steps.reconciliation_data_check, retries=0)(window, proposed)
+    return dag
+
+
 SUBSCRIPTIONS_DOC = """
 ### Webhook subscriptions — {label}
 
@@ -403,6 +446,86 @@ def build_webhook_subscriptions(integration: Integration) -> DAG:
     return dag
 
 
+HOUSEKEEPING_DOC = """
+### Exception housekeeping — {label}
+
+**What it does:** retries the due exceptions of this integration on their backoff schedule (5 min, 15 min, 45 min,
+2 h, 6 h; at most {max_retries} per run, oldest first), closes the exceptions whose cause is gone, raises
+`stage_deadline_breached` → `{breach_owner}` for orders released but not despatched within {despatch_hours} h and
+despatched but not confirmed in the ERP within {confirm_minutes} min (closed when the order moves on), and purges
+staging rows of runs abandoned for more than {retention} h.
+**Schedule:** `{schedule}` ({tz}).
+
+`plan_window` → `retry_due` (pool `peoplevox_api`; one Peoplevox lookup for every due SKU, a probe per system for
+`api_unavailable` → `{api_owner}`) → `tidy_ledger` (ledger only: cause gone, deadlines, purge) → `data_check`: red
+once per new breach, new `api_unavailable`, or batch of exceptions newly *parked* after their last retry — one
+message listing them per owner team, never again for the same one.
+
+Runbook: `docs/runbook.md#exception-housekeeping`.
+"""
+
+
+def build_exception_housekeeping(integration: Integration) -> DAG:
+    flow = "exception_housekeeping"
+    settings = integration.deadlines
+    doc = HOUSEKEEPING_DOC.format(
+        label=integration.label, max_retries=integration.housekeeping.max_retries_per_run,
+        breach_owner=integration.owner_of("stage_deadline_breached"), despatch_hours=settings.despatch_hours,
+        confirm_minutes=settings.confirm_minutes, retention=integration.housekeeping.staged_retention_hours,
+        schedule=integration.schedule_for(flow), tz=integration.timezone,
+        api_owner=integration.owner_of("api_unavailable"))
+    with new_dag(integration, flow, doc) as dag:
+        window = plan_window_task(integration, flow)()
+        retried = step(integration, flow, "retry_due", steps.retry_due_exceptions, client="wms+erp",
+                       low_priority=True)(window)
+        tidied = step(integration, flow, "tidy_ledger", steps.tidy_exceptions, trigger_rule="all_done")(window, retried)
+        step(integration, flow, "data_check", steps.housekeeping_data_check, retries=0,
+             trigger_rule="all_done_min_one_success")(window, tidied)
+    return dag
+
+
+DIGEST_DOC = """
+### Exception digests — {label}
+
+**What it does:** sends each owner team its new exceptions (raised or reopened since its last digest, still open),
+grouped by type: one line per type with the count, the first {examples} examples and a link to the dashboard's list
+filtered to the team and type. By e-mail (`alerts.smtp_conn_id`) and Slack (the team's `slack_conn_id`, else
+`alerts.slack_conn_id`). Teams: {teams}.
+**Schedule:** `{schedule}` ({tz}), `digests.schedule`.
+
+`plan_window` → `send_digests` (ledger + mail/Slack only; a cursor per team × channel moves only when that channel
+took the message, so a failed channel is sent the missed period next run and the other channel nothing twice;
+channels without configuration send nothing and are logged).
+
+Runbook: `docs/runbook.md#exception-digests`.
+"""
+
+
+def digest_task(integration: Integration, flow: str) -> Callable[..., Any]:
+    @task(task_id="send_digests")
+    @no_retry_on_bad_data
+    def send_digests(window: dict[str, Any], **context: Any) -> dict[str, Any]:
+        from erp_wms_sync.airflow.digest_channels import NotifierChannels
+        from erp_wms_sync.airflow.runtime import run_context
+        from erp_wms_sync.flows.exception_digest import send_digests as send
+
+        return send(run_context(integration, flow, window, context), NotifierChannels(context))
+
+    return send_digests
+
+
+def build_exception_digest(integration: Integration) -> DAG:
+    flow = "exception_digest"
+    settings = integration.digests
+    doc = DIGEST_DOC.format(label=integration.label, examples=settings.examples,
+                            teams=", ".join(f"`{t}`" for t in sorted(settings.teams)) or "none configured yet "
+                            "(`digests.teams`)", schedule=integration.schedule_for(flow), tz=integration.timezone)
+    with new_dag(integration, flow, doc) as dag:
+        window = plan_window_task(integration, flow)()
+        digest_task(integration, flow)(window)
+    return dag
+
+
 FLOW_BUILDERS: dict[str, Callable[[Integration], DAG]] = {
     "item_master_sync": build_item_master_sync,
     "order_release": build_order_release,
@@ -413,3 +536,6 @@ FLOW_BUILDERS: dict[str, Callable[[Integration], DAG]] = {
 FLOW_ERPS: dict[str, tuple[str, ...]] = {}
 FLOW_BUILDERS["inventory_sync"] = build_inventory_sync
 FLOW_BUILDERS["returns"] = build_returns
+FLOW_BUILDERS["reconciliation"] = build_reconciliation
+FLOW_BUILDERS["exception_housekeeping"] = build_exception_housekeeping
+FLOW_BUILDERS["exception_digest"] = build_exception_digest

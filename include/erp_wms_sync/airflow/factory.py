@@ -3,7 +3,7 @@
 Built from the integration YAML files with no I/O beyond reading them (no network, no database, no pandas or
 Great Expectations at parse time). Shared here, in one place: default_args (owner, retries with exponential
 backoff, failure alerts), a pool per external API, ``max_active_runs=1`` (windows of one flow never overlap),
-and data-interval timetables so a backfill replays exactly its window.
+and data-interval timetables so a backfill re-reads its window (from its start).
 
 One integration whose DAG cannot be built (a builder raises) loses its DAGs and nobody else's: the error is
 logged, and ``dags/erp_wms_sync_config_check.py`` reports it as an import error naming the integration's file

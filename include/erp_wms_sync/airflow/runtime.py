@@ -115,9 +115,15 @@ def run_step(integration: Integration, flow: str, step: Callable[..., Any], clie
              window: Mapping[str, Any], context: Mapping[str, Any], priority: Priority = Priority.NORMAL) -> Any:
     """Call a flow step with the run context (and the client it needs, spending the ERP budget at ``priority``).
 
-    ``step`` is a function object the task body imported itself: nothing is resolved from a string here.
+    ``step`` is a function object the task body imported itself: nothing is resolved from a string here. The step
+    holds its flow's lease in the ledger while it runs (:mod:`erp_wms_sync.ledger.leases`).
     ``client`` may name several clients joined by ``+`` (``"wms+orders"``): the step gets them in that order."""
+    from erp_wms_sync.ledger.leases import exclusive
+
     ctx = run_context(integration, flow, window, context)
-    if client is None:
-        return step(ctx)
-    return step(ctx, *(make_client(integration, kind, priority) for kind in client.split("+")))
+    task = getattr(context.get("ti") or context.get("task_instance"), "task_id", None) or step.__name__
+    # one writer per flow and integration, also when a backfill run overlaps a scheduled one (see leases)
+    with exclusive(ctx.ledger_url, integration.name, flow, f"{ctx.run_id}/{task}"):
+        if client is None:
+            return step(ctx)
+        return step(ctx, *(make_client(integration, kind, priority) for kind in client.split("+")))

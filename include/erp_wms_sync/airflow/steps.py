@@ -168,8 +168,46 @@ def returns_data_check(ctx: RunContext) -> Any:
     return data_check(ctx)
 
 
+# --- reconciliation ------------------------------------------------------------------------------------------
+def reconcile_snapshots(ctx: RunContext, wms: WmsClient, erp: Any) -> Any:
+    from erp_wms_sync.flows.reconciliation import snapshot_and_compare
+
+    return snapshot_and_compare(ctx, wms, erp)
+
+
+def reconcile_proposals(ctx: RunContext, erp: Any) -> Any:
+    from erp_wms_sync.flows.reconciliation import propose_and_apply
+
+    return propose_and_apply(ctx, erp)
+
+
+def reconciliation_data_check(ctx: RunContext) -> Any:
+    from erp_wms_sync.flows.reconciliation import data_check
+
+    return data_check(ctx)
+
+
 # --- webhook subscriptions --------------------------------------------------------------------------------
 def sync_subscriptions(ctx: RunContext, wms: WmsClient, erp: Any) -> Any:
     from erp_wms_sync.flows.webhook_subscriptions import sync
 
     return sync(ctx, wms, erp)
+
+
+# --- exception housekeeping -------------------------------------------------------------------------------
+def retry_due_exceptions(ctx: RunContext, wms: WmsClient, erp: Any) -> Any:
+    from erp_wms_sync.flows.exception_housekeeping import retry_due
+
+    return retry_due(ctx, wms, erp)
+
+
+def tidy_exceptions(ctx: RunContext) -> Any:
+    from erp_wms_sync.flows.exception_housekeeping import tidy
+
+    return tidy(ctx)
+
+
+def housekeeping_data_check(ctx: RunContext) -> Any:
+    from erp_wms_sync.flows.exception_housekeeping import data_check
+
+    return data_check(ctx)

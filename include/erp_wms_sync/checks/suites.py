@@ -148,3 +148,18 @@ def stock_movement_checks(wms_item_codes: list[str], mapped_sites: list[str]) ->
               "the History Id is not above the one before it for the same item and site (applied or in this batch)",
               STALE_STOCK_EVENT),
     ]
+
+
+STOCK_VARIANCE = "stock_variance"
+
+
+def reconciliation_checks() -> list[Check]:
+    """The night's stock differences (one row per SKU × location with a variance: ``sku``, ``location``,
+    ``abs_variance``, ``allowed``): each variance within the YAML tolerance (``reconciliation.tolerance_units`` /
+    ``tolerance_pct``, already turned into ``allowed`` per pair). A failure is a ``stock_variance``."""
+    return [
+        Check("ExpectColumnPairValuesAToBeGreaterThanB",
+              {"column_A": "allowed", "column_B": "abs_variance", "or_equal": True},
+              "the stock variance is beyond the tolerance", STOCK_VARIANCE),
+        Check("ExpectColumnValuesToNotBeNull", {"column": "sku"}, "the difference names no SKU", STOCK_VARIANCE),
+    ]

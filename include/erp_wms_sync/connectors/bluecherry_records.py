@@ -172,7 +172,8 @@ class BlueCherryReturn:
                       for spot, item in _read.objects(row.get("lines"), where, "line"))
         return cls(ra_number=_read.required_text(row, "raNumber", where), order_number=text(row.get("orderNumber")),
                    warehouse=text(row.get("warehouse")), status=_read.required_text(row, "status", where),
-                   lines=lines, credit_memos=tuple(text(m) for m in row.get("creditMemos") or []),
+                   lines=lines,
+                   credit_memos=tuple(text(m) for m in _list(row.get("creditMemos"), "creditMemos", where)),
                    updated_at=_read.timestamp(row.get("updatedAt"), f"{where} updatedAt"), created=created, raw=row)
 
 
@@ -219,7 +220,8 @@ class BlueCherryAdjustment:
         row = _read.obj(raw, where)
         changes = tuple((_read.required_text(_read.obj(line, where), "sku", where),
                          _read.count(line, "before", where, signed=True),
-                         _read.count(line, "after", where, signed=True)) for line in row.get("lines") or [])
+                         _read.count(line, "after", where, signed=True))
+                        for line in _list(row.get("lines"), "lines", where))
         return cls(adjustment_number=_read.required_text(row, "adjustmentNumber", where),
                    reference=text(row.get("reference")), warehouse=text(row.get("warehouse")),
                    reason=text(row.get("reason")), changes=changes, created=created, raw=row)
@@ -228,4 +230,13 @@ class BlueCherryAdjustment:
 def _carton_lines(lines: Any, where: str) -> tuple[tuple[str, int], ...]:
     """``(sku, qty)`` of each line of a carton (errors name the carton)."""
     return tuple((_read.required_text(_read.obj(line, where), "sku", where), _read.count(line, "qty", where))
-                 for line in lines or [])
+                 for line in _list(lines, "lines", where))
+
+
+def _list(value: Any, key: str, where: str) -> list[Any]:
+    """An optional JSON list (``[]`` when absent); anything else is refused naming the record and the field."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _read.invalid(f"{where}: '{key}' must be a list (got {type(value).__name__})")
+    return value

@@ -9,6 +9,7 @@ refusing short pages, repeated pages, self-contradicting pages and endless listi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,7 +47,10 @@ class FieldReader:
         return value
 
     def objects(self, values: Any, where: str, label: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        """``(spot, object)`` for each entry of an optional list, ``spot`` being ``"{where} {label} {n}"``."""
+        """``(spot, object)`` for each entry of an optional list, ``spot`` being ``"{where} {label} {n}"``; a value
+        that is neither absent nor a list is refused."""
+        if values is not None and not isinstance(values, list):
+            raise self.invalid(f"{where}: the {label}s are not a list (got {type(values).__name__})")
         for index, value in enumerate(values or [], start=1):
             spot = f"{where} {label} {index}"
             yield spot, self.obj(value, spot)
@@ -58,12 +62,18 @@ class FieldReader:
         return text(value)
 
     def number(self, value: Any, key: str, where: str) -> float | None:
-        """A JSON number as float; ``None`` when absent or empty."""
+        """A finite JSON number as float; ``None`` when absent or empty (``NaN`` and infinities are refused)."""
         if value is None or value == "":
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.invalid(f"{where}: '{key}' is not a number (got {value!r})")
-        return float(value)
+            raise self.invalid(f"{where}: '{key}' is not a number (got {trim(repr(value), 60)})")
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            number = math.inf
+        if not math.isfinite(number):
+            raise self.invalid(f"{where}: '{key}' is not a finite number (got {trim(repr(value), 60)})")
+        return number
 
     def count(self, row: Mapping[str, Any], key: str, where: str, *, default: int = 0, signed: bool = False) -> int:
         """A whole number (at least 0 unless ``signed``); ``default`` when absent or ``null``."""
@@ -71,7 +81,7 @@ class FieldReader:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int) or (value < 0 and not signed):
-            raise self.invalid(f"{where}: '{key}' is not a whole number of at least 0 (got {value!r})")
+            raise self.invalid(f"{where}: '{key}' is not a whole number of at least 0 (got {trim(repr(value), 60)})")
         return value
 
     def timestamp(self, value: Any, where: str) -> datetime | None:
@@ -83,9 +93,11 @@ class FieldReader:
             raise self.invalid(f"{where}: expected a date-time string, got {type(value).__name__}")
         try:
             parsed = datetime.fromisoformat(value.strip())
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
         except ValueError:
-            raise self.invalid(f"{where}: '{value}' is not an ISO 8601 date-time") from None
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            raise self.invalid(f"{where}: {trim(value, 60)!r} is not an ISO 8601 date-time") from None
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 is a date before year 1 in UTC
+            raise self.invalid(f"{where}: {trim(value, 60)!r} is out of the range of dates in UTC") from None
 
     def page(self, body: Any, where: str, *, list_key: str, total_key: str) -> tuple[int, list[Any]]:
         """``(total, rows)`` of one page answer holding its rows under ``list_key`` and the count under
@@ -124,7 +136,7 @@ def decode_json(system: str, response: requests.Response, what: str, secrets: It
     """The response body as JSON; :class:`ApiResponseInvalid` (with a redacted excerpt) when it is not."""
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested thousands deep
         excerpt = trim(redact(response.text or "", secrets))
         raise ApiResponseInvalid(system, f"{what} did not answer JSON", status=response.status_code,
                                  body=excerpt, url=redact(response.url, secrets)) from None

@@ -286,7 +286,11 @@ class PeoplevoxClient:
         if not result.ok:
             raise ApiRejected(SYSTEM, f"GetSaveTemplate '{template}' refused: {self._redact(result.detail)}",
                               url=self.service_url)
-        return read_header(result.detail)
+        try:
+            return read_header(result.detail)
+        except ValueError as exc:
+            raise ApiResponseInvalid(SYSTEM, f"GetSaveTemplate '{template}' is malformed: {self._redact(str(exc))}",
+                                     url=self.service_url) from None
 
     def save_data(self, template: str, rows: Sequence[Mapping[str, str]], *, key: str,
                   action: int = 0) -> list[RecordOutcome]:

@@ -139,9 +139,13 @@ def read_report_rows(detail: str, key: str) -> list[dict[str, str]]:
 
 
 def _csv_records(detail: str) -> tuple[list[str], list[list[str]]]:
-    """The header (cells stripped) and the data rows of a CSV ``Detail``; blank lines are skipped."""
-    lines = [cells for cells in csv.reader(io.StringIO(detail.lstrip("\ufeff"), newline=""))
-             if any(cell.strip() for cell in cells)]
+    """The header (cells stripped) and the data rows of a CSV ``Detail``; blank lines are skipped. ``ValueError``
+    when the CSV module cannot read it (a cell larger than its field limit)."""
+    reader = csv.reader(io.StringIO(detail.lstrip("\ufeff"), newline=""))
+    try:
+        lines = [cells for cells in reader if any(cell.strip() for cell in cells)]
+    except csv.Error as exc:  # not a ValueError: the callers' "malformed page" handling would miss it
+        raise ValueError(f"the CSV cannot be read at line {reader.line_num}: {exc}") from None
     if not lines:
         return [], []
     return [cell.strip() for cell in lines[0]], lines[1:]
@@ -167,10 +171,14 @@ def report_datetime(value: str) -> datetime:
 
 
 def read_header(detail: str) -> list[str]:
-    """The column names of a CSV header line (GetSaveTemplate / GetReportColumns)."""
-    for cells in csv.reader(io.StringIO(detail.lstrip("\ufeff"), newline="")):
-        if any(cell.strip() for cell in cells):
-            return [cell.strip() for cell in cells]
+    """The column names of a CSV header line (GetSaveTemplate / GetReportColumns); ``ValueError`` when the CSV
+    module cannot read it."""
+    try:
+        for cells in csv.reader(io.StringIO(detail.lstrip("\ufeff"), newline="")):
+            if any(cell.strip() for cell in cells):
+                return [cell.strip() for cell in cells]
+    except csv.Error as exc:
+        raise ValueError(f"the CSV header cannot be read: {exc}") from None
     return []
 
 

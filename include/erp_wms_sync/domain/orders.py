@@ -118,6 +118,7 @@ class OrderStamp:
     state: OrderState
     erp_status: str
     order: ErpOrder | None = None  # set when the list call already carries the full order (BlueCherry)
+    problem: str | None = None  # why the list row could not be read as an order (BlueCherry): its own exception
 
 
 def all_lines_dropped(order: ErpOrder) -> bool:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from erp_wms_sync.checks.suites import item_master_checks
 from erp_wms_sync.config import ErpKind
 from erp_wms_sync.domain.items import (
+    INACTIVE_STATUSES,
     ITEM_KEY,
     ITEM_TYPES_TEMPLATE,
     ErpItem,
@@ -130,13 +131,15 @@ def iter_erp_items(kind: ErpKind, client: Any, ctx: RunContext) -> Iterator[ErpI
 
 def fetch(ctx: RunContext, erp_client: Any) -> dict[str, int]:
     integration = ctx.integration.name
-    counts = {"fetched": 0, "inactive": 0, "unchanged": 0, "staged": 0}
+    counts = {"fetched": 0, "inactive": 0, "unchanged": 0, "retried": 0, "staged": 0}
     to_stage: list[tuple[str, dict[str, Any]]] = []
     item_code = _item_code(ctx)
+    fetched: set[str] = set()
     with ctx.session() as session:
         known = repo.catalogue(session, integration)
         for item in iter_erp_items(ctx.integration.erp.kind, erp_client, ctx):
             counts["fetched"] += 1
+            fetched.add(item.sku)
             row = known.get(item.sku)
             known[item.sku] = repo.upsert_catalogue_item(
                 session, integration=integration, sku=item.sku, erp_status=item.status,
@@ -150,9 +153,30 @@ def fetch(ctx: RunContext, erp_client: Any) -> dict[str, int]:
                 counts["unchanged"] += 1
                 continue
             to_stage.append((item.sku, StagedItem(item.sku, wms_row, digest, item_payload(item)).dump()))
-        counts["staged"] = stage(session, ctx, to_stage)
+        retry = _rejected_to_retry(session, ctx, fetched, known)
+        counts["retried"] = len(retry)
+        counts["staged"] = stage(session, ctx, to_stage + retry)
     log.info("%s %s: window %s; %s", integration, FLOW, ctx.window.describe(), counts)
     return counts
+
+
+def _rejected_to_retry(session: Any, ctx: RunContext, fetched: set[str],
+                       known: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Items Peoplevox refused in an earlier run (``wms_write_rejected``, often "Temporary failure, retry") are
+    sent again by every run until Peoplevox takes them, from the row the exception keeps — not only when the ERP
+    changes them again. Items listed in this window are staged from the ERP's answer instead; an item the ERP no
+    longer has active is left to its exception."""
+    retry: list[tuple[str, dict[str, Any]]] = []
+    for exc in repo.open_exceptions(session, ctx.integration.name, type_=WMS_REJECTED, entity_type=ITEM):
+        detail = exc.detail or {}
+        row, digest = detail.get("row"), detail.get("hash")
+        catalogued = known.get(exc.entity_key)
+        if exc.entity_key in fetched or not isinstance(row, dict) or not digest or catalogued is None \
+                or str(getattr(catalogued, "erp_status", "") or "").lower() in INACTIVE_STATUSES:
+            continue
+        retry.append((exc.entity_key, StagedItem(exc.entity_key, {str(k): str(v) for k, v in row.items()},
+                                                 str(digest), dict(exc.payload or {})).dump()))
+    return retry
 
 
 def _staged_items(session: Any, ctx: RunContext, verdict: ItemVerdict) -> list[tuple[int, StagedItem]]:
@@ -235,7 +259,8 @@ def _record_write(ctx: RunContext, session: Any, item: StagedItem, ok: bool, mes
     ctx.hold(session, repo.NewException(
         type=WMS_REJECTED, entity_type=ITEM, entity_key=sku[:128],
         summary=f"Peoplevox rejected item {sku!r}: {message}",
-        detail={"template": ITEM_TYPES_TEMPLATE, "reason": message}, payload=item.item))
+        detail={"template": ITEM_TYPES_TEMPLATE, "reason": message, "row": item.row, "hash": item.hash},
+        payload=item.item))
 
 
 def item_codes(rows: Iterable[Mapping[str, str]]) -> dict[str, dict[str, str]]:

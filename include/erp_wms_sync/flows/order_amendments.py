@@ -41,6 +41,7 @@ from erp_wms_sync.domain.order_status import ReleaseState
 from erp_wms_sync.domain.orders import ErpOrder
 from erp_wms_sync.flows.common import RunContext
 from erp_wms_sync.flows.order_release import ORDER, build_rows, lookup_wms_orders, read_wms_lines, send_orders
+from erp_wms_sync.flows.order_release.rows import override_of
 from erp_wms_sync.flows.order_release.staging import Stage, StagedAmend, StagedCancel, Verdict
 from erp_wms_sync.ledger import repo
 from erp_wms_sync.ledger.models import OrderRecord, utcnow
@@ -149,7 +150,8 @@ def _target(ctx: RunContext, record: OrderRecord, item: Work) -> Target:
     if item.header is not None:
         header, items = dict(item.header), [dict(row) for row in item.items]
     else:
-        header, items = build_rows(ctx, item.order, record.wms_order_number or orders.wms_number(item.order))
+        header, items = build_rows(ctx, item.order, record.wms_order_number or orders.wms_number(item.order),
+                                   override_of(record))
     return Target(orders.order_to_dict(item.order), header, items, item.order)
 
 

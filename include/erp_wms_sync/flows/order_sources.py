@@ -9,17 +9,18 @@ adapters satisfy :class:`erp_wms_sync.connectors.protocols.ErpOrderSource`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from erp_wms_sync.config import Integration
 from erp_wms_sync.connectors.protocols import ErpOrderSource
-from erp_wms_sync.domain.bluecherry_orders import order_from_bluecherry
+from erp_wms_sync.domain.bluecherry_orders import bluecherry_state, order_from_bluecherry
 from erp_wms_sync.domain.cin7_orders import VOIDED, order_from_cin7, stamp_from_sale_list
 from erp_wms_sync.domain.items import INACTIVE_STATUSES
 from erp_wms_sync.domain.order_fields import text
-from erp_wms_sync.domain.orders import ErpOrder, OrderStamp
+from erp_wms_sync.domain.orders import ErpOrder, OrderStamp, UnreadableOrder
 
 if TYPE_CHECKING:
     from erp_wms_sync.connectors.bluecherry import BlueCherrySku
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["BlueCherryOrders", "Cin7Orders", "ErpOrderSource", "OrderSource", "OrderStamp", "order_source"]
 
 OrderSource = ErpOrderSource  # the former name
+UNNUMBERED = "unnumbered-"  # key of a BlueCherry listing row without an order number
 
 
 class Cin7Orders:
@@ -80,23 +82,47 @@ class BlueCherryOrders:
         self.release_status = integration.orders.release_status.upper()
 
     def changed(self, since: datetime) -> Iterator[OrderStamp]:
+        """Every order of the listing as a stamp carrying the order. A row that cannot be read as an order (a
+        line without a readable quantity, an address that is not an object...) is a stamp with its ``problem``:
+        the fetch step makes it that order's ``erp_record_unreadable`` exception and the other orders go on."""
         seen: set[str] = set()
         for status in (self.release_status, "CANCELLED"):
             for raw in self.client.iter_orders(status=status, updated_since=since):
-                order = order_from_bluecherry(raw, self.release_status)
-                if order.erp_id not in seen:
-                    seen.add(order.erp_id)
-                    yield OrderStamp(order.erp_id, order.number, order.updated, order.state, order.erp_status, order)
+                try:
+                    order = order_from_bluecherry(raw, self.release_status)
+                except UnreadableOrder as exc:
+                    stamp = self._unreadable_stamp(raw, status, exc)
+                else:
+                    stamp = OrderStamp(order.erp_id, order.number, order.updated, order.state, order.erp_status,
+                                       order)
+                if stamp.erp_id not in seen:
+                    seen.add(stamp.erp_id)
+                    yield stamp
+
+    def _unreadable_stamp(self, raw: Any, listed_as: str, exc: UnreadableOrder) -> OrderStamp:
+        row: Any = raw if isinstance(raw, Mapping) else getattr(raw, "raw", {})
+        row = row if isinstance(row, Mapping) else {}
+        number = text(row.get("orderNumber"))[:64]
+        if not number:  # nothing to track it by but its content: a stable key, never sent to BlueCherry
+            digest = hashlib.sha256(repr(sorted(row.items(), key=str)).encode()).hexdigest()[:12]
+            number = f"{UNNUMBERED}{digest}"
+        status = text(row.get("status")).upper() or listed_as
+        return OrderStamp(number, number, text(row.get("updatedAt")), bluecherry_state(status, self.release_status),
+                          status, None, problem=str(exc))
 
     def fetch(self, stamp: OrderStamp) -> ErpOrder:
         if stamp.order is not None:
             return stamp.order
-        found = self.fetch_by_id(stamp.erp_id)
+        if stamp.problem is not None and stamp.erp_id.startswith(UNNUMBERED):
+            raise UnreadableOrder(f"a BlueCherry order listed without an order number: {stamp.problem}")
+        found = self.fetch_by_id(stamp.erp_id)  # the listing's copy was unreadable: the order's own answer decides
         if found is None:
             raise LookupError(f"BlueCherry order {stamp.erp_id} disappeared")
         return found
 
     def fetch_by_id(self, erp_id: str) -> ErpOrder | None:
+        if erp_id.startswith(UNNUMBERED):
+            raise UnreadableOrder(f"BlueCherry listed this order without an order number ({erp_id})")
         raw = self.client.get_order(erp_id)
         return order_from_bluecherry(raw, self.release_status, expected_id=erp_id) if raw else None
 

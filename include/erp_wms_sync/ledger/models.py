@@ -16,7 +16,8 @@ It records what every flow did so that nothing is lost and nothing is done twice
 - ``exceptions`` + ``exception_attempts``: every record that could not be processed, with owner, payload,
   retry schedule and a fingerprint so the same problem is one row;
 - ``check_results``: Great Expectations results per run, for the dashboard;
-- ``reconciliation_runs`` + ``reconciliation_variances``: nightly comparisons.
+- ``reconciliation_runs`` + ``reconciliation_variances`` + ``reconciliation_proposals``: nightly comparisons,
+  their variance history and the stock adjustments they propose.
 
 Timestamps are stored as naive UTC (portable across SQLite and Postgres); :func:`utcnow` gives that form.
 """
@@ -132,6 +133,7 @@ class OrderRecord(Base):
         UniqueConstraint("integration", "erp_order_id", name="uq_order_records_order"),
         Index("ix_order_records_state", "integration", "state"),
         Index("ix_order_records_wms", "integration", "wms_order_number"),
+        Index("ix_order_records_number", "integration", "erp_order_number"),
     )
 
 
@@ -244,6 +246,7 @@ class DespatchRecord(Base):
         UniqueConstraint("integration", "despatch_number", name="uq_despatches_number"),
         Index("ix_despatches_state", "integration", "state"),
         Index("ix_despatches_order", "integration", "wms_order_number"),
+        Index("ix_despatches_erp_order", "integration", "erp_order_id"),
     )
 
 
@@ -271,6 +274,8 @@ class ExceptionRecord(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(128))
     resolution_note: Mapped[str | None] = mapped_column(Text)
     run_id: Mapped[str | None] = mapped_column(String(250))
+    # set by exception housekeeping after the last retry failed: still open, no longer retried, escalated once
+    parked_at: Mapped[datetime | None] = mapped_column(DateTime)
     history: Mapped[list[ExceptionAttempt]] = relationship(
         back_populates="exception", cascade="all, delete-orphan", order_by="ExceptionAttempt.id"
     )
@@ -278,6 +283,9 @@ class ExceptionRecord(Base):
         UniqueConstraint("integration", "fingerprint", name="uq_exceptions_fingerprint"),
         Index("ix_exceptions_open", "integration", "status", "type"),
         Index("ix_exceptions_retry", "status", "next_retry_at"),
+        Index("ix_exceptions_owner", "status", "owner"),
+        Index("ix_exceptions_seen", "status", "first_seen"),
+        Index("ix_exceptions_entity", "integration", "entity_key"),
     )
 
 
@@ -286,7 +294,7 @@ class ExceptionAttempt(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     exception_id: Mapped[int] = mapped_column(ForeignKey("exceptions.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    outcome: Mapped[str] = mapped_column(String(16))  # raised | seen_again | retried | resolved | reopened
+    outcome: Mapped[str] = mapped_column(String(16))  # raised | seen_again | retried | parked | resolved | reopened
     message: Mapped[str | None] = mapped_column(Text)
     run_id: Mapped[str | None] = mapped_column(String(250))
     exception: Mapped[ExceptionRecord] = relationship(back_populates="history")
@@ -307,7 +315,28 @@ class CheckResult(Base):
     __table_args__ = (Index("ix_check_results_run", "integration", "flow", "created_at"),)
 
 
+class DashboardAction(Base):
+    """What a person did in the dashboard (or its API): who, when, on what, with which outcome. Never deleted."""
+
+    __tablename__ = "dashboard_actions"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    user: Mapped[str] = mapped_column(String(128))
+    integration: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))  # retry | resolve | edit_retry | approve | reject | ...
+    target_type: Mapped[str] = mapped_column(String(32))  # exception | proposal | order
+    target_id: Mapped[str] = mapped_column(String(128))
+    outcome: Mapped[str] = mapped_column(String(500), default="")
+    detail: Mapped[dict | None] = mapped_column(JSON)
+    __table_args__ = (Index("ix_dashboard_actions_at", "at"),
+                      Index("ix_dashboard_actions_target", "target_type", "target_id"))
+
+
 class ReconciliationRun(Base):
+    """One reconciliation of an integration (a nightly run, or an on-demand audit with ``run_id`` None): its business
+    date (the data interval's end in the integration's time zone), ``status`` (``running`` → ``compared`` |
+    ``failed``), the totals (``summary``) and the report folder."""
+
     __tablename__ = "reconciliation_runs"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     integration: Mapped[str] = mapped_column(String(64))
@@ -317,9 +346,15 @@ class ReconciliationRun(Base):
     summary: Mapped[dict | None] = mapped_column(JSON)
     report_path: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    __table_args__ = (Index("ix_reconciliation_runs_date", "integration", "business_date"),
+                      Index("ix_reconciliation_runs_run", "integration", "run_id"))
 
 
 class ReconciliationVariance(Base):
+    """One non-zero difference of a run: ``kind`` ``stock`` (``sku`` × ``location``, ``variance`` = ERP on-hand less
+    what the ERP should hold, ``breach`` beyond tolerance) or a finding's section; the history trends are read from."""
+
     __tablename__ = "reconciliation_variances"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     run_pk: Mapped[int] = mapped_column(ForeignKey("reconciliation_runs.id", ondelete="CASCADE"), index=True)
@@ -330,6 +365,47 @@ class ReconciliationVariance(Base):
     detail: Mapped[dict | None] = mapped_column(JSON)
     proposed_action: Mapped[dict | None] = mapped_column(JSON)
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
+    sku: Mapped[str | None] = mapped_column(String(128))
+    location: Mapped[str | None] = mapped_column(String(128))
+    variance: Mapped[int | None] = mapped_column(Integer)
+    breach: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (Index("ix_reconciliation_variances_pair", "sku", "location"),)
+
+
+class ReconciliationProposal(Base):
+    """A proposed stock adjustment setting the ERP figure of ``sku`` × ``location`` to ``set_to`` (what Peoplevox
+    counts, less what is still in flight), as the run saw it (``erp_on_hand``).
+
+    ``state``: ``pending`` → ``approved`` (by ``decided_by``) → ``applied`` (``adjustment_ref`` is the journalled
+    ERP adjustment) | ``failed`` (``error`` says why; may be approved again) | ``rejected``; ``superseded`` when a
+    later run proposed for the same pair."""
+
+    __tablename__ = "reconciliation_proposals"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64))
+    run_pk: Mapped[int] = mapped_column(ForeignKey("reconciliation_runs.id", ondelete="CASCADE"), index=True)
+    business_date: Mapped[str] = mapped_column(String(10))
+    sku: Mapped[str] = mapped_column(String(128))
+    location: Mapped[str] = mapped_column(String(128))
+    erp_on_hand: Mapped[int] = mapped_column(Integer)
+    set_to: Mapped[int] = mapped_column(Integer)
+    change: Mapped[int] = mapped_column(Integer)
+    variance: Mapped[int] = mapped_column(Integer)
+    breach: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    adjustment_ref: Mapped[str | None] = mapped_column(String(128))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    __table_args__ = (
+        UniqueConstraint("integration", "run_pk", "sku", "location", name="uq_reconciliation_proposals_pair"),
+        Index("ix_reconciliation_proposals_state", "integration", "state"),
+    )
 
 
 class StagedRecord(Base):
@@ -348,6 +424,20 @@ class StagedRecord(Base):
     verdict: Mapped[str] = mapped_column(String(16), default="pending")  # pending | valid | invalid | written
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     __table_args__ = (Index("ix_staged_records_run", "integration", "flow", "run_key", "verdict"),)
+
+
+class FlowLease(Base):
+    """Who is writing for one flow of one integration right now (see :mod:`erp_wms_sync.ledger.leases`).
+
+    ``holder`` names the task (``<run id>/<task id>``) or the dashboard action; ``expires_at`` (naive UTC) is
+    pushed forward while the holder lives, so a crashed holder's lease lapses on its own."""
+
+    __tablename__ = "flow_leases"
+    integration: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(250))
+    acquired_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class ApiBudget(Base):
@@ -502,6 +592,7 @@ class ReturnRecord(Base):
         UniqueConstraint("integration", "return_code", "item_code", name="uq_returns_line"),
         Index("ix_returns_state", "integration", "state"),
         Index("ix_returns_order", "integration", "sales_order"),
+        Index("ix_returns_erp_order", "integration", "erp_order_id"),
     )
 
 

@@ -86,6 +86,8 @@ def raise_exception(session: Session, *, integration: str, flow: str, owner: str
     row.next_retry_at = next_retry(row.attempts, now)
     row.run_id = run_id
     row.resolved_at = None
+    if reopened:  # a new occurrence: retried on the schedule again, escalated again if it runs out
+        row.parked_at = None
     row.history.append(ExceptionAttempt(at=now, outcome="reopened" if reopened else "seen_again",
                                         message=exc.summary[:2000], run_id=run_id))
     return row, reopened
@@ -105,7 +107,7 @@ def resolve_exceptions(session: Session, *, integration: str, entity_type: str, 
             ExceptionRecord.entity_type == entity_type, ExceptionRecord.type.in_(list(types)),
             ExceptionRecord.entity_key.in_(chunk)))
         for row in rows:
-            _close(row, by=by, note=note, run_id=run_id)
+            close_row(row, by=by, note=note, run_id=run_id)
             count += 1
     return count
 
@@ -114,18 +116,19 @@ def resolve_exception(session: Session, exception_id: int, *, by: str, note: str
     row = session.get(ExceptionRecord, exception_id)
     if row is None:
         raise KeyError(f"exception {exception_id} does not exist")
-    _close(row, by=by, note=note, run_id=None)
+    close_row(row, by=by, note=note, run_id=None)
     return row
 
 
-def _close(row: ExceptionRecord, *, by: str, note: str, run_id: str | None) -> None:
+def close_row(row: ExceptionRecord, *, by: str, note: str, run_id: str | None) -> None:
+    """Resolve one loaded exception row; its history records who closed it and why."""
     now = utcnow()
     row.status = RESOLVED
     row.resolved_at = now
     row.resolved_by = by
     row.resolution_note = note
     row.next_retry_at = None
-    row.history.append(ExceptionAttempt(at=now, outcome="resolved", message=note, run_id=run_id))
+    row.history.append(ExceptionAttempt(at=now, outcome="resolved", message=note[:2000], run_id=run_id))
 
 
 def open_exceptions(session: Session, integration: str, *, type_: str | None = None,

@@ -110,7 +110,8 @@ class Stored:
 
 
 def _digest(*parts: str) -> str:
-    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+    # surrogatepass: JSON may escape a lone UTF-16 surrogate ("\\ud800"), which plain UTF-8 cannot encode
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def without_token(raw: str) -> str:
@@ -148,6 +149,10 @@ def _check_despatch_date(value: str) -> None:
 
 def peoplevox_callback(integration: str, event_type: str, raw: str, secret: str) -> Callback:
     """A Peoplevox callback from its query string (GET) or form body (POST), checked; raises :class:`Malformed`."""
+    pairs = parse_qsl(raw, keep_blank_values=True)
+    if "\x00" in raw or any("\x00" in name or "\x00" in value for name, value in pairs):
+        raise Malformed("the callback holds a NUL character, which no Peoplevox field contains (and a ledger on "
+                        "PostgreSQL cannot store)")
     if event_type in PEOPLEVOX_STOCK_EVENTS:
         return _stock_callback(integration, event_type, raw, secret)
     if event_type not in PEOPLEVOX_EVENTS:
@@ -228,6 +233,8 @@ def cin7_callback(integration: str, raw: bytes, secret: str) -> Callback | Ignor
         payload = json.loads(text)
     except (UnicodeDecodeError, ValueError) as exc:
         raise Malformed(f"the body is not valid JSON ({str(exc)[:120]})") from None
+    except RecursionError:
+        raise Malformed("the body is not usable JSON (arrays or objects nested too deeply)") from None
     if isinstance(payload, list):  # Stock/AvailableStockLevelChanged posts a bare array of stock rows
         return Ignored(CIN7_STOCK_LEVELS)
     if not isinstance(payload, dict):

@@ -18,6 +18,7 @@ from typing import Any
 from erp_wms_sync.errors import ApiRejected, ApiResponseInvalid
 from erp_wms_sync.flows.common import RunContext
 from erp_wms_sync.flows.dispatch_confirmation.check import DESPATCH, NO_TRACKING, as_despatch
+from erp_wms_sync.flows.order_release.rows import order_sku_for
 from erp_wms_sync.ledger import dispatch_repo, repo
 from erp_wms_sync.ledger.models import DespatchRecord, utcnow
 from erp_wms_sync.ledger.repo import NewException
@@ -49,8 +50,6 @@ def batch_due(ctx: RunContext, *, force: bool = False) -> bool:
 
 def post_batch(ctx: RunContext, erp: Any, *, force: bool = False) -> dict[str, int]:
     """Post every batched shipment when the batch is due; a despatch refused before waits for its retry time."""
-    from erp_wms_sync.connectors.bluecherry_records import ShipmentCarton
-
     counts = {"posted": 0, "rejected": 0, "waiting_batch": 0, "waiting_retry": 0}
     with ctx.session() as session:
         numbers = [r.despatch_number for r in dispatch_repo.despatches_in_states(
@@ -67,19 +66,9 @@ def post_batch(ctx: RunContext, erp: Any, *, force: bool = False) -> dict[str, i
         if number in refused and (refused[number].next_retry_at or now) > now:
             counts["waiting_retry"] += 1
             continue
-        with ctx.session() as session:
-            row = dispatch_repo.despatch_records(session, ctx.integration.name, [number])[number]
-            problem = _post_one(ctx, session, erp, row, ShipmentCarton)
-            if problem is None:
-                counts["posted"] += 1
-                continue
-            ctx.hold(session, NewException(
-                type=REJECTED, entity_type=DESPATCH, entity_key=number[:128],
-                summary=f"BlueCherry refused the shipment of despatch {number} (order "
-                        f"{row.erp_order_number or row.wms_order_number}): {problem}"[:500],
-                detail={"message": problem[:2000]},
-                payload={"despatch": {"number": number, "order": row.wms_order_number, "lines": row.lines,
-                                      "packages": row.packages, "carrier": row.carrier}}))
+        if post_one(ctx, erp, number) is None:
+            counts["posted"] += 1
+        else:
             counts["rejected"] += 1
     with ctx.session() as session:
         repo.advance_cursor(session, ctx.integration.name, BATCH_CURSOR, utcnow(), ctx.run_id)
@@ -87,9 +76,33 @@ def post_batch(ctx: RunContext, erp: Any, *, force: bool = False) -> dict[str, i
     return counts
 
 
+def post_one(ctx: RunContext, erp: Any, number: str) -> str | None:
+    """Post ONE despatch's shipment now (a batch does this for each of its despatches; the dashboard's
+    edit-and-retry of a ``fulfilment_rejected`` too): the despatch number is the shipment's reference, so BlueCherry
+    answers a repeat with the first shipment and holds one per despatch. None when BlueCherry holds exactly this
+    shipment; otherwise why not (the ``fulfilment_rejected`` exception is raised or refreshed)."""
+    from erp_wms_sync.connectors.bluecherry_records import ShipmentCarton
+
+    with ctx.session() as session:
+        row = dispatch_repo.despatch_records(session, ctx.integration.name, [number])[number]
+        problem = _post_one(ctx, session, erp, row, ShipmentCarton)
+        if problem is not None:
+            ctx.hold(session, NewException(
+                type=REJECTED, entity_type=DESPATCH, entity_key=number[:128],
+                summary=f"BlueCherry refused the shipment of despatch {number} (order "
+                        f"{row.erp_order_number or row.wms_order_number}): {problem}"[:500],
+                detail={"message": problem[:2000]},
+                payload={"despatch": {"number": number, "order": row.wms_order_number, "lines": row.lines,
+                                      "packages": row.packages, "carrier": row.carrier}}))
+        return problem
+
+
 def _post_one(ctx: RunContext, session: Any, erp: Any, row: DespatchRecord, carton_type: Any) -> str | None:
     despatch = as_despatch(row)
-    lines = tuple(sorted((ctx.integration.sku_for(code), qty) for code, qty in despatch.quantities().items()))
+    record = dispatch_repo.orders_by_wms_number(session, ctx.integration.name, [row.wms_order_number]).get(
+        row.wms_order_number)
+    sku_for = order_sku_for(ctx.integration, record)
+    lines = tuple(sorted((sku_for(code), qty) for code, qty in despatch.quantities().items()))
     try:
         shipment = erp.post_shipment(row.erp_order_number or row.wms_order_number, reference=row.despatch_number,
                                      cartons=[carton_type(row.despatch_number, lines)], carrier=row.carrier or "",

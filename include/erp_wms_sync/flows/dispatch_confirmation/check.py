@@ -20,6 +20,7 @@ from erp_wms_sync.checks.suites import dispatch_checks
 from erp_wms_sync.domain import despatches as rules
 from erp_wms_sync.domain.orders import ErpOrder, OrderState, order_from_dict
 from erp_wms_sync.flows.common import RunContext
+from erp_wms_sync.flows.order_release.rows import order_item_code_for
 from erp_wms_sync.ledger import dispatch_repo, repo
 from erp_wms_sync.ledger.models import DespatchRecord, OrderRecord
 from erp_wms_sync.ledger.repo import NewException
@@ -104,6 +105,23 @@ def check(ctx: RunContext) -> dict[str, int]:
     return counts
 
 
+def problems_of(ctx: RunContext, session: Any, row: DespatchRecord) -> dict[str, list[str]]:
+    """The suite on ONE despatch as it stands in ``row`` (e.g. lines a person edited before it is confirmed
+    again): its failures by exception type, blocking or not (see :func:`erp_wms_sync.domain.despatches.blocking`);
+    nothing is recorded."""
+    subject = _subjects(ctx, session, [row])[0]
+    lines = rules.dispatch_frame_rows(subject.despatch, order_known=subject.order is not None,
+                                      order_cancelled=is_cancelled(subject.record, subject.order),
+                                      remaining=subject.remaining)
+    outcome = _run_suite(lines)
+    found: dict[str, list[str]] = {}
+    for position, reasons in outcome.failures.items():
+        item = str(lines[position].get("item_code") or "")
+        for reason, kind in zip(reasons, outcome.categories.get(position, []), strict=False):
+            found.setdefault(kind or MISMATCH, []).append(f"{item}: {reason}" if item else reason)
+    return found
+
+
 def _subjects(ctx: RunContext, session: Any, rows: list[DespatchRecord]) -> list[Subject]:
     numbers = [row.wms_order_number for row in rows]
     records = dispatch_repo.orders_by_wms_number(session, ctx.integration.name, numbers)
@@ -116,7 +134,7 @@ def _subjects(ctx: RunContext, session: Any, rows: list[DespatchRecord]) -> list
         order = stored_order(record)
         earlier = [_quantities(other) for other in siblings.get(row.wms_order_number, [])
                    if other.id != row.id and other.state in dispatch_repo.COUNTED_STATES]
-        remaining = (rules.remaining_quantities(order, ctx.integration.item_code_for, earlier)
+        remaining = (rules.remaining_quantities(order, order_item_code_for(ctx.integration, record), earlier)
                      if order is not None else {})
         subjects.append(Subject(row, as_despatch(row), record, order, remaining))
     return subjects

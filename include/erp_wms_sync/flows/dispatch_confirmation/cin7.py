@@ -21,6 +21,7 @@ the flow red nor spends the shared budget.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import UTC
 from typing import Any
 
@@ -35,6 +36,7 @@ from erp_wms_sync.flows.dispatch_confirmation.check import (
     as_despatch,
     stored_order,
 )
+from erp_wms_sync.flows.order_release.rows import order_item_code_for, order_sku_for
 from erp_wms_sync.ledger import dispatch_repo, repo
 from erp_wms_sync.ledger.models import DespatchRecord, OrderRecord, utcnow
 from erp_wms_sync.ledger.repo import NewException
@@ -83,6 +85,14 @@ def _due(ctx: RunContext, session: Any, numbers: list[str]) -> list[str]:
     return [n for n in numbers if n not in refused or (refused[n].next_retry_at or now) <= now]
 
 
+def confirm_one(ctx: RunContext, erp: Any, number: str) -> str:
+    """Confirm ONE despatch now, whatever its retry schedule (the dashboard's edit-and-retry of a
+    ``fulfilment_rejected``), through the same steps as a run: an interrupted step is recovered from Cin7's
+    fulfilments first, each step's intent is committed before its call, so Cin7 holds one fulfilment per despatch.
+    Returns ``confirmed`` or ``rejected`` (the exception refreshed with Cin7's message)."""
+    return _confirm_one(ctx, erp, number)
+
+
 def _confirm_one(ctx: RunContext, erp: Any, number: str) -> str:
     try:
         _advance(ctx, erp, number)
@@ -122,7 +132,7 @@ def _next_step(ctx: RunContext, erp: Any, session: Any, row: DespatchRecord, rec
     despatch = as_despatch(row)
     order = stored_order(record)
     location = order.location if order is not None else ""
-    skus = _sku_quantities(ctx, despatch)
+    skus = _sku_quantities(ctx, despatch, record)
     box = row.despatch_number
     if not row.step:
         _choose_task(ctx, erp, session, row, record)
@@ -193,7 +203,7 @@ def _is_whole_first(ctx: RunContext, session: Any, row: DespatchRecord, record: 
     order = stored_order(record)
     if order is None or row.erp_ref != order.fulfilment_task or _used_tasks(ctx, session, row):
         return False
-    remaining = rules.remaining_quantities(order, ctx.integration.item_code_for, [])
+    remaining = rules.remaining_quantities(order, order_item_code_for(ctx.integration, record), [])
     return rules.whole_order(remaining, despatch)
 
 
@@ -243,13 +253,15 @@ def _done(ctx: RunContext, session: Any, row: DespatchRecord, record: OrderRecor
                                 by="dispatch_confirmation", note="tracking reached Cin7 Core", run_id=ctx.run_id)
 
 
-def update_tracking(ctx: RunContext, erp: Any) -> int:
-    """Confirmed despatches whose tracking numbers grew since the shipment: one PUT each."""
+def update_tracking(ctx: RunContext, erp: Any, numbers: Iterable[str] | None = None) -> int:
+    """Confirmed despatches whose tracking numbers grew since the shipment (only ``numbers`` when given): one PUT
+    each."""
     updated = 0
     with ctx.session() as session:
+        wanted = set(numbers) if numbers is not None else None
         rows = [r.despatch_number for r in dispatch_repo.despatches_in_states(session, ctx.integration.name,
                                                                              ("confirmed",))
-                if _new_tracking(r)]
+                if _new_tracking(r) and (wanted is None or r.despatch_number in wanted)]
     for number in rows:
         with ctx.session() as session:
             row = dispatch_repo.despatch_records(session, ctx.integration.name, [number])[number]
@@ -327,10 +339,12 @@ def _verify(stage: str, problem: str | None) -> None:
         raise Rejected(stage, f"Cin7 Core does not hold what was written: {problem}", answered=False)
 
 
-def _sku_quantities(ctx: RunContext, despatch: rules.Despatch) -> dict[str, float]:
+def _sku_quantities(ctx: RunContext, despatch: rules.Despatch,
+                    record: OrderRecord | None = None) -> dict[str, float]:
+    sku_for = order_sku_for(ctx.integration, record)
     totals: dict[str, float] = {}
     for item_code, quantity in despatch.quantities().items():
-        sku = ctx.integration.sku_for(item_code)
+        sku = sku_for(item_code)
         totals[sku] = totals.get(sku, 0.0) + float(quantity)
     return totals
 

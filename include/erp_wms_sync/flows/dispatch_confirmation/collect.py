@@ -27,6 +27,7 @@ from erp_wms_sync.ledger.repo import NewException
 from erp_wms_sync.webhooks import PEOPLEVOX, PEOPLEVOX_EVENTS
 
 log = logging.getLogger(__name__)
+REMOVED_TRACKING = "removed"  # packages key: tracking numbers a person removed (dashboard edit), never re-added
 
 REPORT = "Despatch summary"
 REPORT_COLUMNS = ("Despatch number", "Salesorder number", "Item code", "No of items", "Despatch date", "Carrier",
@@ -169,9 +170,12 @@ def _record(ctx: RunContext, session: Any, found: list[rules.Despatch],
 
 
 def _add_tracking(row: DespatchRecord, tracking: tuple[str, ...]) -> bool:
+    """Add the tracking numbers the despatch does not have yet; one a person removed in the dashboard (a typo,
+    ``packages["removed"]``) is not added back when Peoplevox reports it again."""
     data = dict(row.packages or {})
     have = list(data.get("tracking") or [])
-    new = [t for t in tracking if t and t not in have]
+    removed = set(data.get(REMOVED_TRACKING) or [])
+    new = [t for t in tracking if t and t not in have and t not in removed]
     if not new:
         return False
     data["tracking"] = have + new

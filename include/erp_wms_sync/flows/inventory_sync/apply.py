@@ -33,11 +33,17 @@ from erp_wms_sync.connectors.cin7core_stock import StockLine
 from erp_wms_sync.domain import stock_levels as sl
 from erp_wms_sync.domain import stock_sequencing as seq
 from erp_wms_sync.domain.pv_reports import COL_ITEM
-from erp_wms_sync.errors import ApiRejected, ApiResponseInvalid
+from erp_wms_sync.errors import ApiError, ApiRejected, ApiResponseInvalid
 from erp_wms_sync.flows.common import RunContext
 from erp_wms_sync.flows.inventory_sync.collect import INVALID, PAIR, pair_key, read_movements, read_since, store
 from erp_wms_sync.ledger import repo, stock_repo
-from erp_wms_sync.ledger.models import DespatchRecord, StockMovementRecord, StockPosition, utcnow
+from erp_wms_sync.ledger.models import (
+    DespatchRecord,
+    StockAdjustmentRecord,
+    StockMovementRecord,
+    StockPosition,
+    utcnow,
+)
 from erp_wms_sync.ledger.repo import NewException
 
 log = logging.getLogger(__name__)
@@ -119,7 +125,8 @@ def _line(line: dict[str, Any]) -> StockLine:
     return StockLine(quantity=Decimal(int(line["quantity"])), location=str(line["location"]), sku=str(line["sku"]))
 
 
-def _finish(session: Any, ctx: RunContext, entry: Any, task_id: str) -> None:
+def _finish(session: Any, ctx: RunContext, entry: Any, task_id: str, *, by: str = "inventory_sync",
+            note: str = "") -> None:
     """The journal entry is in Cin7: its movements are applied and its pairs' positions move forward."""
     name = ctx.integration.name
     entry.state, entry.erp_task_id, entry.posted_at, entry.updated_at = "posted", task_id, utcnow(), utcnow()
@@ -135,7 +142,7 @@ def _finish(session: Any, ctx: RunContext, entry: Any, task_id: str) -> None:
     stock_repo.set_movement_state(session, ids, "applied", adjustment_ref=entry.reference, applied=True)
     repo.resolve_exceptions(session, integration=name, entity_type=PAIR,
                             entity_keys=[pair_key(line["item_code"], line["site"]) for line in entry.lines or []],
-                            types=[FAILED], by="inventory_sync", note=f"applied in {entry.reference}",
+                            types=[FAILED], by=by, note=note or f"applied in {entry.reference}",
                             run_id=ctx.run_id)
 
 
@@ -396,12 +403,131 @@ def _bookkeep(session: Any, ctx: RunContext, plan: seq.PairPlan, out: Applied) -
         stock_repo.set_movement_state(session, [m.row_id for m in plan.stale], "stale")
 
 
+# --- one pair now (the dashboard's edit-and-retry) ----------------------------------------------------------------
+def retry_pair(ctx: RunContext, erp: Any, item_code: str, site: str, *, sku: str | None = None,
+               location: str | None = None, quantity: int | None = None, by: str = "inventory_sync",
+               now: datetime | None = None) -> tuple[str, str]:
+    """Post the adjustment of ONE SKU × site whose post failed (an open ``failed_stock_increment``) now, through the
+    journal — the dashboard's edit-and-retry. ``sku``, ``location`` and ``quantity`` (absolute) replace what the
+    failed line carried (None: keep it).
+
+    The line is the pair's latest failed journal line for the movements the exception covers (or, when the
+    quantity was refused before posting, rebuilt from the exception); it covers every queued movement of the pair
+    up to the exception's History Id. First, the failed entry's Reference is looked up in Cin7: an entry Cin7
+    holds completed after all is adopted (as after a crash). Then — unless that already set the edited figure —
+    a new journal entry is written ``posting`` under :func:`reference_for` *before* the post, so a crash is settled
+    by the next run's journal step; a success applies the movements, moves the position and closes the exception
+    (as ``by``), a refusal refreshes the exception and closes the entry ``failed``.
+
+    Returns ``(outcome, message)``; outcome ``posted``, ``adopted``, ``refused``, ``pending`` (Cin7 did not answer:
+    the next run settles the entry), ``busy`` (an entry of the pair is being posted) or ``gone`` (no open
+    failure for the pair)."""
+    now = now or datetime.now(UTC)
+    name = ctx.integration.name
+    key = pair_key(item_code, site)
+    with ctx.session() as session:
+        failure = next((e for e in repo.open_exceptions(session, name, type_=FAILED, entity_type=PAIR)
+                        if e.entity_key == key), None)
+        if failure is None:
+            return "gone", f"no open failed_stock_increment for {key}: a run applied it meanwhile"
+        if (item_code, site) in stock_repo.pairs_in_open_journal(session, name):
+            return "busy", f"an adjustment of {key} is being posted; try again once the next run has settled it"
+        detail, payload = dict(failure.detail or {}), dict(failure.payload or {})
+        through = int(detail.get("through_history_id") or 0)
+        earlier = failed_line(session, name, item_code, site, through)
+        queued = [r.id for r in stock_repo.movements_in_states(session, name, ("queued",), through=through)
+                  if (r.item_code, r.site) == (item_code, site)]
+    line: dict[str, Any] = dict(earlier[1]) if earlier is not None else {
+        "item_code": item_code, "site": site, "sku": ctx.integration.sku_for(item_code),
+        "location": erp_location(ctx, site) or "", "quantity": int(detail.get("quantity") or 0),
+        "counted": int(payload.get("counted") or 0), "compensation": payload.get("compensation"),
+        "through_history_id": through, "opened_history_id": None,
+        "history_ids": list(payload.get("movements") or [])}
+    line["row_ids"] = list(dict.fromkeys([*(line.get("row_ids") or []), *queued]))
+    asked = {"sku": line["sku"] if sku is None else sku, "location": line["location"] if location is None else location,
+             "quantity": int(line["quantity"]) if quantity is None else int(quantity)}
+    if earlier is not None:
+        adopted = _adopt_failed(ctx, erp, earlier[0], by=by)
+        if adopted and all(str(line[k]) == str(v) for k, v in asked.items()):
+            return "adopted", f"Cin7 Core holds adjustment {earlier[0]} after all: adopted, nothing posted again"
+    line.update(asked)
+    with ctx.session() as session:
+        entry = stock_repo.add_journal(session, name, f"pending-{uuid.uuid4().hex}", [line])
+        session.flush()
+        entry.reference = reference = reference_for(name, entry.id)
+    what = f"{line['quantity']} of {line['sku']} at {line['location']}"
+    try:
+        answer = erp.post_stock_adjustment([_line(line)], reference=reference, effective_date=now)
+    except (ApiRejected, ApiResponseInvalid) as exc:
+        with ctx.session() as session:
+            row = stock_repo.journal_entry(session, name, reference)
+            if row is not None:
+                row.state, row.error, row.attempts = "failed", str(exc)[:2000], (row.attempts or 0) + 1
+            _fail_line(session, ctx, line, str(exc))
+            stock_repo.bump_movement_attempts(session, line["row_ids"])
+        return "refused", f"Cin7 Core refused {what} ({reference}): {exc}"
+    except ApiError as exc:  # no answer: the entry stays ``posting``; the next run looks it up by its Reference
+        return "pending", (f"Cin7 Core did not answer for {what} ({reference}): {exc}; the next inventory sync "
+                           f"run looks the adjustment up by its Reference")
+    with ctx.session() as session:
+        row = stock_repo.journal_entry(session, name, reference)
+        if row is not None:
+            _finish(session, ctx, row, answer.task_id, by=by, note=f"{what} applied in {reference}")
+    return "posted", f"Cin7 Core holds {what} (adjustment {reference})"
+
+
+def failed_line(session: Any, integration: str, item_code: str, site: str,
+                through: int) -> tuple[str, dict[str, Any]] | None:
+    """(Reference, line) of the newest ``failed`` journal entry with this pair's line up to ``through``."""
+    entries = session.scalars(select(StockAdjustmentRecord).where(
+        StockAdjustmentRecord.integration == integration, StockAdjustmentRecord.state == "failed")
+        .order_by(StockAdjustmentRecord.id.desc()).limit(200))
+    for entry in entries:
+        for line in entry.lines or []:
+            if (str(line.get("item_code")), str(line.get("site"))) == (item_code, site) \
+                    and int(line.get("through_history_id") or 0) == through:
+                return entry.reference, dict(line)
+    return None
+
+
+def _adopt_failed(ctx: RunContext, erp: Any, reference: str, *, by: str) -> bool:
+    """A ``failed`` entry that Cin7 holds completed with every line after all (an answer that was lost) is
+    finished as posted; True when it was."""
+    name = ctx.integration.name
+    with ctx.session() as session:
+        entry = stock_repo.journal_entry(session, name, reference)
+        lines = [_line(line) for line in (entry.lines or [])] if entry is not None else []
+    found = [a for a in erp.find_stock_adjustments(reference) if a.status == "COMPLETED"]
+    complete = next((a for a in found if lines and all(any(w.matches(got) for got in a.lines) for w in lines)), None)
+    if complete is None:
+        return False
+    with ctx.session() as session:
+        entry = stock_repo.journal_entry(session, name, reference)
+        if entry is None or entry.state != "failed":
+            return False
+        _finish(session, ctx, entry, complete.task_id, by=by, note=f"Cin7 Core holds {reference}: adopted")
+    return True
+
+
+def _fail_line(session: Any, ctx: RunContext, line: dict[str, Any], why: str) -> bool:
+    return ctx.hold(session, NewException(
+        type=FAILED, entity_type=PAIR, entity_key=pair_key(line["item_code"], line["site"]),
+        summary=(f"Cin7 Core did not take the stock of {line['item_code']} at site {line['site']} "
+                 f"({line['quantity']} units): {why}")[:500],
+        detail={"item_code": line["item_code"], "site": line["site"], "sku": line["sku"],
+                "location": line["location"], "quantity": line["quantity"],
+                "through_history_id": line["through_history_id"], "reason": why[:2000]},
+        payload={"movements": list(line.get("history_ids") or []), "counted": line.get("counted"),
+                 "compensation": line.get("compensation")}))
+
+
 def _fail(session: Any, ctx: RunContext, plan: seq.PairPlan, why: str) -> bool:
     return ctx.hold(session, NewException(
         type=FAILED, entity_type=PAIR, entity_key=pair_key(plan.item_code, plan.site),
         summary=(f"Cin7 Core did not take the stock of {plan.item_code} at site {plan.site} "
                  f"({plan.target} units): {why}")[:500],
-        detail={"item_code": plan.item_code, "site": plan.site, "quantity": plan.target,
+        detail={"item_code": plan.item_code, "site": plan.site, "sku": ctx.integration.sku_for(plan.item_code),
+                "location": erp_location(ctx, plan.site) or "", "quantity": plan.target,
                 "through_history_id": plan.through, "reason": why[:2000]},
         payload={"movements": [m.history_id for m in plan.apply], "counted": plan.counted,
                  "compensation": plan.compensation}))

@@ -303,7 +303,8 @@ def _line(ctx: RunContext, session: Any, pair: Pair, quantity: int, position: St
         summary=(f"Available-to-sell of Peoplevox item {item} at site {site} ({quantity}) is not published to "
                  f"BlueCherry: {why}")[:500],
         detail={"item_code": item, "site": site, "sku": sku, "quantity": quantity, "reason": why},
-        payload=None)))
+        payload={"item_code": item, "site": site, "sku": sku, "available": quantity,
+                 "warehouse": warehouse, "reason": why})))
     return None
 
 
@@ -401,6 +402,39 @@ def _failed(ctx: RunContext, reference: str, batch: list[PushLine], why: str, ou
                                         "lines": [{"sku": b.sku, "qty": b.quantity} for b in batch][:200]}})))
 
 
+def push_one(ctx: RunContext, erp: Any, item_code: str, site: str, *, sku: str, warehouse: str,
+             quantity: int) -> tuple[str, str]:
+    """Publish ONE pair's on-hand now (the dashboard's edit-and-retry of a ``failed_stock_increment``), through
+    the push's own journal and post: the line is journalled ``posting`` under its :func:`reference_for` before it
+    is posted, so the same figure sent again is answered by BlueCherry with the first adjustment (never applied
+    twice); the answer is checked, the position moved and the exception closed — or the exception refreshed.
+
+    Returns ``(outcome, message)``: ``posted``, ``refused``, ``pending`` (BlueCherry did not answer: the entry
+    stays ``posting`` and the next run sends it again) or ``busy`` (another entry of the pair is being posted)."""
+    name = ctx.integration.name
+    with ctx.session() as session:
+        position = stock_repo.positions(session, name, [(item_code, site)]).get((item_code, site))
+        line = PushLine(item_code, site, sku, warehouse, int(quantity), position.adjustment_ref if position else None)
+        reference = reference_for(name, warehouse, [line])
+        open_refs = {e.reference for e in stock_repo.open_journal(session, name)
+                     if any((str(x["item_code"]), str(x["site"])) == (item_code, site) for x in e.lines or [])}
+    if open_refs - {reference}:
+        return "busy", f"an adjustment of {item_code} at {site} is being posted ({', '.join(sorted(open_refs))})"
+    out = Pushed()
+    _journal(ctx, reference, [line])
+    answered = _post(ctx, erp, reference, warehouse, [line], out)
+    what = f"on-hand {quantity} of {sku} in {warehouse}"
+    if out.failed_pairs == 0:
+        return "posted", f"BlueCherry holds {what} (adjustment {reference})"
+    with ctx.session() as session:
+        entry = stock_repo.journal_entry(session, name, reference)
+        why = (entry.error if entry is not None else "") or "refused"
+        state = entry.state if entry is not None else ""
+    if not answered or state == "posting":
+        return "pending", f"BlueCherry did not settle {what} ({reference}): {why}; the next run sends it again"
+    return "refused", f"BlueCherry refused {what} ({reference}): {why}"
+
+
 def _advance_cursor(ctx: RunContext) -> None:
     end = ctx.window.end
     if end is None:
@@ -411,4 +445,4 @@ def _advance_cursor(ctx: RunContext) -> None:
 
 
 __all__ = ["PushLine", "Pushed", "answer_problem", "available_to_sell", "batches", "due_against", "push_availability",
-           "reference_for", "warehouse_for"]
+           "push_one", "reference_for", "warehouse_for"]

@@ -19,7 +19,7 @@ from erp_wms_sync.domain.order_status import KNOWN_TO_WMS, PENDING, ReleaseState
 from erp_wms_sync.domain.orders import ErpOrder, OrderStamp, OrderState, UnreadableOrder
 from erp_wms_sync.errors import ApiAuthError, ApiRejected, ApiResponseInvalid
 from erp_wms_sync.flows.common import RunContext
-from erp_wms_sync.flows.order_release.rows import ORDER, build_rows
+from erp_wms_sync.flows.order_release.rows import ORDER, build_rows, override_of
 from erp_wms_sync.flows.order_release.staging import (
     Stage,
     Staged,
@@ -122,7 +122,8 @@ def decide(ctx: RunContext, stamp: OrderStamp, order: ErpOrder | None, record: O
     known = ledger in KNOWN_TO_WMS
     if not fetched:
         if order is not None and known and record is not None:
-            header, items = build_rows(ctx, order, record.wms_order_number or rules.wms_number(order))
+            header, items = build_rows(ctx, order, record.wms_order_number or rules.wms_number(order),
+                                       override_of(record))
             if rules.order_hash(header, items) == record.content_hash:
                 counts.unchanged += 1
                 return None

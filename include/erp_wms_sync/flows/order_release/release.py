@@ -163,8 +163,8 @@ def _verify(wms: WmsClient, sends: Sequence[Send]) -> None:
         s.gaps = line_gaps(s.items, found.get(s.number, []))
 
 
-def _record_outcomes(ctx: RunContext, session: Session, stage: Stage, sends: list[Send],
-                     counts: dict[str, int]) -> None:
+def _record_outcomes(ctx: RunContext, session: Session, stage: Stage | None, sends: list[Send],
+                     counts: dict[str, int], *, by: str = "", note: str = "order released to Peoplevox") -> None:
     known = repo.order_records(session, ctx.integration.name, (s.row.erp_id for s in sends))
     verdicts: dict[Verdict, list[int]] = {Verdict.RELEASED: [], Verdict.REJECTED: [], Verdict.INCOMPLETE: []}
     released: list[str] = []
@@ -185,10 +185,48 @@ def _record_outcomes(ctx: RunContext, session: Session, stage: Stage, sends: lis
             released.append(s.row.record.order.number)  # type: ignore[union-attr]
             verdicts[Verdict.RELEASED].append(s.row.id)
     repo.resolve_exceptions(session, integration=ctx.integration.name, entity_type=ORDER, entity_keys=released,
-                            types=(*HOLD_TYPES, WMS_REJECTED), by=ctx.flow, note="order released to Peoplevox",
-                            run_id=ctx.run_id)
-    for verdict, ids in verdicts.items():
-        stage.set(session, ids, verdict)
+                            types=(*HOLD_TYPES, WMS_REJECTED), by=by or ctx.flow, note=note, run_id=ctx.run_id)
+    if stage is not None:
+        for verdict, ids in verdicts.items():
+            stage.set(session, ids, verdict)
+
+
+def release_one(ctx: RunContext, wms: WmsClient, order: rules.ErpOrder, header: dict[str, str],
+                items: list[dict[str, str]], *, by: str = "", note: str = "order released to Peoplevox",
+                ) -> tuple[str, str]:
+    """Release ONE order now, outside a run (the dashboard's edit-and-retry of a held order), through this
+    module's own path and ledger bookkeeping.
+
+    Unlike a run, Peoplevox is always read first (header, then lines): an order already there is adopted when it
+    holds every line, completed when lines are missing, and held ``wms_write_rejected`` when its lines differ — a
+    second Peoplevox order is never created. Otherwise the intent is recorded (``sent``) before the first
+    SaveData, the header and lines are saved and the lines read back. The ledger is updated as a run would: the
+    order ``released`` (version, content hash, message) with its hold exceptions closed as ``by`` with ``note``,
+    or held ``wms_write_rejected``. ``header`` and ``items`` are the rows the order passed its data check with.
+
+    Returns ``(outcome, message)``; ``outcome`` is ``released``, ``adopted``, ``completed``, ``rejected`` or
+    ``incomplete``."""
+    staged = StagedRelease(order, order.updated, dict(header), [dict(i) for i in items])
+    send = _send_of(Row(0, order.erp_id, Verdict.VALID, staged))
+    send.prior = True
+    _read_prior(wms, [send])
+    was_there = send.header_in_wms
+    if send.header_in_wms is False or send.lines_to_send:
+        _record_intent(ctx, [send])
+    write(wms, [send], 1)
+    _verify(wms, [send])
+    counts = {"released": 0, "adopted": 0, "completed": 0, "rejected": 0, "incomplete": 0, "new_holds": 0}
+    with ctx.session() as session:
+        _record_outcomes(ctx, session, None, [send], counts, by=by, note=note)
+    outcome = "rejected" if counts["rejected"] else "incomplete" if counts["incomplete"] else \
+        "adopted" if not send.sent_anything else "completed" if was_there else "released"
+    if outcome == "rejected":
+        return outcome, f"Peoplevox refused order {send.number}: {send.refused}"
+    if outcome == "incomplete":
+        reason = describe_gaps(send.gaps or LineGaps(send.items, []), send.line_refusals)
+        return outcome, f"Peoplevox does not hold all of order {send.number}: {reason}"
+    verb = {"released": "released to", "adopted": "already in", "completed": "completed in"}[outcome]
+    return outcome, f"order {order.number} {verb} Peoplevox as {send.number}"
 
 
 def _payload(s: Send) -> dict[str, Any]:

@@ -28,7 +28,14 @@ from erp_wms_sync.domain.order_status import PENDING, ReleaseState
 from erp_wms_sync.domain.orders import ErpOrder
 from erp_wms_sync.domain.release_rules import CheckFailure, Hold, Judgement, Release, Wait, judge
 from erp_wms_sync.flows.common import RunContext
-from erp_wms_sync.flows.order_release.rows import ORDER, build_rows, item_code_for, wms_item_codes
+from erp_wms_sync.flows.order_release.rows import (
+    ORDER,
+    build_rows,
+    item_code_for,
+    override_item_codes,
+    override_of,
+    wms_item_codes,
+)
 from erp_wms_sync.flows.order_release.staging import (
     Row,
     Stage,
@@ -80,8 +87,11 @@ def check(ctx: RunContext, wms: WmsClient, erp: ErpOrderSource | None = None) ->
     stage = Stage(ctx.integration.name, ctx.flow, ctx.run_id)
     code_of = item_code_for(ctx.integration)
     with ctx.session() as session:
-        codes = {code_of(line.sku) for row in stage.rows(session, Verdict.PENDING)
-                 if isinstance(row.record, StagedRelease | StagedAmend) for line in row.record.order.lines if line.sku}
+        orders = {row.erp_id: row.record.order for row in stage.rows(session, Verdict.PENDING)
+                  if isinstance(row.record, StagedRelease | StagedAmend)}
+        codes = {code_of(line.sku) for order in orders.values() for line in order.lines if line.sku}
+        # ItemCodes a person set for one order (dashboard edit) are looked up too
+        codes |= override_item_codes(repo.order_records(session, ctx.integration.name, orders).values())
     return validate(ctx, wms_item_codes(wms, codes), erp)
 
 
@@ -205,7 +215,7 @@ def _prepare(ctx: RunContext, session: Session, rows: list[Row]) -> list[Candida
         reissues = int((record.payload or {}).get("reissues", 0)) if record is not None else 0
         number = record.wms_order_number if record is not None and record.wms_order_number else \
             rules.wms_number(order, reissues)
-        header, items = build_rows(ctx, order, number)
+        header, items = build_rows(ctx, order, number, override_of(record))
         out.append(Candidate(row, order, header, items, record))
     return out
 

@@ -73,6 +73,32 @@ def _one(ctx: RunContext, source: ErpOrderSource, stage: Stage, row: Row, mode: 
     counts["skipped" if skipped else "written"] += 1
 
 
+def write_back_one(ctx: RunContext, source: ErpOrderSource, order: ErpOrder, number: str) -> str:
+    """The "released" status of ONE order released outside a run (the dashboard's edit-and-retry) back to the ERP,
+    by the task's rules: ``orders.write_back`` decides whether it costs a call (``held``: only over a held status
+    written before), the same text is never written twice, the new ERP stamp is kept so our own write is not an
+    ERP change next run, and a refusal is a recorded skip. Returns ``written``, ``unchanged``, ``not_needed`` or
+    ``skipped``."""
+    mode = str(getattr(ctx.integration.orders, "write_back", DEFAULT_MODE))
+    text = TEXT[Verdict.RELEASED].format(number=number)[:256]
+    with ctx.session() as session:
+        ledger = repo.order_records(session, ctx.integration.name, [order.erp_id]).get(order.erp_id)
+        last = str((ledger.payload or {}).get("erp_note") or "") if ledger is not None else ""
+    if text == last:
+        return "unchanged"
+    if mode == "off" or not _wanted(mode, Verdict.RELEASED, last):
+        return "not_needed"
+    stamp, skipped = _write(ctx, source, order, text)
+    with ctx.session() as session:
+        found = repo.order_records(session, ctx.integration.name, [order.erp_id]).get(order.erp_id)
+        if found is not None:
+            if stamp:
+                found.erp_updated = stamp
+            note = {"erp_note": text} if not skipped else {"write_back_skipped": skipped}
+            found.payload = {**(found.payload or {}), **note}
+    return "skipped" if skipped else "written"
+
+
 def _wanted(mode: str, verdict: Verdict, last: str) -> bool:
     """``held`` mode: held statuses, and a release that overwrites a held status written before."""
     if mode == "all":
