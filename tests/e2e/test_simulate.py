@@ -178,3 +178,52 @@ def test_a_non_numeric_seed_exits_2() -> None:
     with pytest.raises(SystemExit) as stop:
         main(["simulate", "--seed", "x"])
     assert stop.value.code == 2
+
+
+def _day_processes(scratch: Path) -> list[int]:
+    """Processes whose environment names ``scratch`` as their world (the day's child and anything it started)."""
+    found = []
+    needle = f"ERP_WMS_SIMULATE_SCRATCH={scratch}".encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_stop_signal_ends_the_day_and_removes_its_world(tmp_path: Path) -> None:
+    """``timeout`` or a service manager stops a long day with TERM: it ends within seconds (Airflow's task runner
+    would swallow the signal in the day's own process), leaves no process and no temporary world behind, and
+    says it checked nothing."""
+    import signal
+    import time
+
+    env = {**child_env(), "TMPDIR": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, "-m", "erp_wms_sync.cli", "simulate", "--seed", "1", "--orders",
+                                "2000", "--integrations", "northwind"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 180
+        worlds: list[Path] = []
+        while time.monotonic() < deadline and process.poll() is None:  # until the day runs its DAGs
+            worlds = [w for w in tmp_path.glob("erp-wms-simulate-*") if (w / "run.log").is_file()
+                      and (w / "run.log").stat().st_size > 0]
+            if worlds:
+                break
+            time.sleep(0.5)
+        assert worlds, f"the day did not start: {process.poll()}"
+        (world,) = worlds
+        assert _day_processes(world)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    assert "stopped by SIGTERM before the day ended, nothing was checked" in stderr
+    assert not world.exists()
+    assert not _day_processes(world)

@@ -105,10 +105,15 @@ def captured_output(path: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def workdir_for(options: Options) -> Iterator[Path]:
-    """``--workdir`` (created, kept) or a temporary folder (removed afterwards unless ``keep``)."""
+    """``--workdir`` (created, kept), the supervisor's temporary folder (it removes it), or a temporary folder
+    (removed afterwards unless ``keep``)."""
     if options.workdir is not None:
         options.workdir.mkdir(parents=True, exist_ok=True)
         yield options.workdir.resolve()
+        return
+    scratch = os.environ.get("ERP_WMS_SIMULATE_SCRATCH")
+    if scratch and Path(scratch).is_dir():
+        yield Path(scratch)
         return
     folder = Path(tempfile.mkdtemp(prefix="erp-wms-simulate-"))
     try:
