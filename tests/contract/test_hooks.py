@@ -88,3 +88,15 @@ def test_ledger_url_from_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_ERP_WMS_LEDGER", json.dumps({"conn_type": "ftp", "host": "x"}))
     with pytest.raises(ValueError, match="not supported"):
         ledger_url()
+
+
+@pytest.mark.parametrize("conn_type, hook_class", [("cin7core", Cin7CoreHook), ("bluecherry", BlueCherryHook)])
+def test_an_erp_quota_window_comes_from_the_connection(monkeypatch: pytest.MonkeyPatch, conn_type: str,
+                                                       hook_class) -> None:
+    """The window of the key's quota is 60 s unless the connection's extra ``rate_window_seconds`` says otherwise
+    (a gateway with another window, or a simulator on a scaled clock)."""
+    conn = {"conn_type": conn_type, "host": "127.0.0.1", "port": 9, "login": "acct", "password": "key-123"}
+    monkeypatch.setenv("AIRFLOW_CONN_QUOTA", json.dumps(conn))
+    assert hook_class("quota").get_client().transport.budget.rule.window_seconds == 60
+    monkeypatch.setenv("AIRFLOW_CONN_QUOTA", json.dumps({**conn, "extra": {"rate_window_seconds": 6}}))
+    assert hook_class("quota").get_client().transport.budget.rule.window_seconds == 6

@@ -142,7 +142,11 @@ class BlueCherryHook(_ClientHook):
     def _build(self, connection: Any) -> Any:
         from erp_wms_sync.connectors.bluecherry import BlueCherryClient
 
-        return BlueCherryClient(self._root_url(connection), connection.password or "", **self.client_options)
+        # extra rate_window_seconds: the window of the subscription's quota (60; a simulator on a scaled clock uses
+        # less), as for Cin7 Core
+        extra = connection.extra_dejson
+        options = {"rate_window_seconds": float(extra.get("rate_window_seconds", 60)), **self.client_options}
+        return BlueCherryClient(self._root_url(connection), connection.password or "", **options)
 
 
 def register_secrets(*secrets: str) -> None:

@@ -36,9 +36,11 @@ DAGS_FOLDER = ROOT / "dags"
 INTEGRATIONS_FOLDER = ROOT / "include" / "integrations"
 MIGRATE_TIMEOUT = 600
 STEPS_PER_HOUR = 4  # warehouse steps per simulated hour (the scenario's default)
-# Cin7 Core's limit (60 calls per key) is kept, over a window of this many seconds instead of a minute, on both
-# sides (simulator and client budget): a day's despatches would otherwise wait on the wall-clock minute.
+# The ERPs' limits (Cin7 Core: 60 calls per key; BlueCherry: the subscription's quota) are kept, over a window of
+# this many seconds instead of a minute, on both sides (simulator and client budget): a day's despatches would
+# otherwise wait on the wall-clock minute.
 RATE_WINDOW_SECONDS = 6.0
+SCALED_WINDOW_SYSTEMS = ("cin7core", "bluecherry")
 INVOICED_OR_LATER = ("INVOICING", "INVOICED", "CREDITED", "COMPLETED", "VOIDED")
 ERP_OF = {"northwind": "cin7core", "bluebird": "bluecherry"}  # sample integration -> the scenario brand's ERP
 
@@ -99,7 +101,8 @@ class World:
 
         self.stack = SimulatorStack(fault_seed=self.seed).start()
         try:
-            self.stack.cin7core.settings.update({"rate_limit_window_seconds": RATE_WINDOW_SECONDS})
+            for system in SCALED_WINDOW_SYSTEMS:
+                self.stack.states[system].settings.update({"rate_limit_window_seconds": RATE_WINDOW_SECONDS})
             variables = scaled_rate_window(env_vars(self.stack.describe()))
             self.ledger_url = f"sqlite:///{self.workdir / 'ledger.db'}"
             os.environ.update(variables)
@@ -152,12 +155,12 @@ class World:
 
 
 def scaled_rate_window(variables: dict[str, str]) -> dict[str, str]:
-    """The ``AIRFLOW_CONN_*`` variables with every Cin7 Core connection's budget window (extra
-    ``rate_window_seconds``) set to :data:`RATE_WINDOW_SECONDS`, like the simulator's own window."""
+    """The ``AIRFLOW_CONN_*`` variables with every ERP connection's budget window (extra ``rate_window_seconds``)
+    set to :data:`RATE_WINDOW_SECONDS`, like the simulator's own window."""
     out = dict(variables)
     for name, value in variables.items():
         conn = json.loads(value)
-        if conn.get("conn_type") == "cin7core":
+        if conn.get("conn_type") in SCALED_WINDOW_SYSTEMS:
             conn.setdefault("extra", {})["rate_window_seconds"] = RATE_WINDOW_SECONDS
             out[name] = json.dumps(conn)
     return out
