@@ -136,7 +136,21 @@ def test_a_silent_failed_run_or_an_exception_without_payload_or_owner_breaks_inv
     verdict = inv.failures_visible([exception("X", payload=None), exception("Y", owner=" ")], RUNS)
     assert verdict.breaches == [
         "exception #1 (unmapped_sku X): no payload", "exception #1 (unmapped_sku Y): no owner",
-        "run nw__returns r3 failed (data_check): no exception and no later successful run"]
+        "run nw__returns r3 failed (data_check): no exception and no later run completed its work"]
+
+
+def test_a_later_run_that_failed_only_its_data_check_completes_a_failed_run_but_not_a_broken_one() -> None:
+    """A run whose vendor call broke is made good by the next run whose sync steps all ran (its data check held
+    records as exceptions); a next run that broke in a sync step too does not make it good."""
+    runs = [{"dag_id": "nw__dispatch", "run_id": "d1", "state": "failed", "failed_tasks": ["confirm", "data_check"]},
+            {"dag_id": "nw__dispatch", "run_id": "d2", "state": "failed", "failed_tasks": ["data_check"]},
+            {"dag_id": "nw__returns", "run_id": "t1", "state": "failed", "failed_tasks": ["credit"]},
+            {"dag_id": "nw__returns", "run_id": "t2", "state": "failed", "failed_tasks": ["credit", "data_check"]}]
+    verdict = inv.failures_visible([exception("DES-1", runs=["d2"])], runs)
+    assert verdict.breaches == [
+        "run nw__returns t1 failed (credit): no exception and no later run completed its work",
+        "run nw__returns t2 failed (credit, data_check): no exception and no later run completed its work"]
+    assert verdict.evidence["failed_runs_completed_later"] == 1
 
 
 SECRET = "s3cr3t/pa ss+word"
