@@ -19,14 +19,18 @@ simulated one.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 MAX_PAGES = 500
+SNAPSHOT_TRIES = 5
 PAGE = 100
 REISSUE = re.compile(r"-R\d+$")
 CIN7_CANCELLED = ("VOIDED",)
@@ -67,6 +71,7 @@ class Watcher:
     index: int = 0
     seen: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    missed: int = 0  # snapshot reads that failed every try
 
     def after_run(self, integration: str, flow: str) -> None:
         """Snapshot after a Cin7 integration's inventory sync (returns + adjustments) or returns (credit notes)."""
@@ -74,14 +79,23 @@ class Watcher:
             return
         config, erp, wms = self.clients[integration]
         self.index += 1
-        try:
-            if flow == "inventory_sync":
-                self._returns(integration, config, wms)
-                self._adjustments(integration, erp)
-            else:
-                self._credits(integration, erp)
-        except Exception:
-            return
+        reads = ([lambda: self._returns(integration, config, wms), lambda: self._adjustments(integration, erp)]
+                 if flow == "inventory_sync" else [lambda: self._credits(integration, erp)])
+        for read in reads:
+            self._read(read)
+
+    def _read(self, read: Callable[[], None]) -> None:
+        """One snapshot read, asked again (at most :data:`SNAPSHOT_TRIES` times) when the faults of the day break
+        it: a snapshot lost to a fault would let a record be first seen one snapshot late, and invariant 4 would
+        read a wrong order into it. Each read marks only what it saw, so a repeat marks nothing twice."""
+        for attempt in range(1, SNAPSHOT_TRIES + 1):
+            try:
+                read()
+                return
+            except Exception as exc:
+                self.missed += attempt == SNAPSHOT_TRIES
+                log.info("snapshot %d: read failed (%s), try %d of %d", self.index, type(exc).__name__, attempt,
+                         SNAPSHOT_TRIES)
 
     def _mark(self, kind: str, key: str) -> None:
         self.seen[kind].setdefault(key, self.index)
@@ -98,10 +112,10 @@ class Watcher:
             key = f"{integration}|{row.get('TaskID', '')}"
             if key in self.seen["adjustment"] or str(row.get("Status", "")).upper() != "COMPLETED":
                 continue
-            self._mark("adjustment", key)
-            detail = erp.get_stock_adjustment(str(row["TaskID"]))
+            detail = erp.get_stock_adjustment(str(row["TaskID"]))  # before the mark: a failed read marks nothing
             lines = [] if detail is None else [{"sku": line.sku, "location": line.location} for line in detail.lines]
             self.details[key] = {"reference": row.get("Reference", ""), "lines": lines}
+            self._mark("adjustment", key)
 
     def _credits(self, integration: str, erp: Any) -> None:
         for row in pages(erp.transport, "saleCreditNoteList", "SaleList", "Page", "Limit"):
@@ -263,9 +277,10 @@ def ledger_exceptions(url: str) -> list[dict[str, Any]]:
                 for r in session.scalars(select(ExceptionRecord).order_by(ExceptionRecord.id))]
 
 
-def watched(watcher: Watcher) -> dict[str, list[dict[str, Any]]]:
-    """The during-day snapshots as plain rows: each return line, adjustment and credit note with ``seen``."""
-    out: dict[str, list[dict[str, Any]]] = {"returns": [], "adjustments": [], "credits": []}
+def watched(watcher: Watcher) -> dict[str, Any]:
+    """The during-day snapshots as plain rows: each return line, adjustment and credit note with ``seen``; and
+    ``missed_reads``, the snapshot reads that failed every try."""
+    out: dict[str, Any] = {"returns": [], "adjustments": [], "credits": [], "missed_reads": watcher.missed}
     for key, index in watcher.seen["return"].items():
         integration, code, sku = key.split("|", 2)
         out["returns"].append({"integration": integration, "return_code": code, "sku": sku, "seen": index,

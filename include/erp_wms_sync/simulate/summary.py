@@ -61,6 +61,7 @@ def _credits_verdict(name: str, view: Mapping[str, Any], watched: Mapping[str, A
                                         [a for a in watched["adjustments"] if a["integration"] == name],
                                         credits, view["sites"])
     verdict.evidence["credit_notes_never_snapshotted"] = len(unseen)
+    verdict.evidence["snapshot_reads_missed"] = int(watched.get("missed_reads", 0))
     return verdict
 
 
