@@ -16,7 +16,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import time
@@ -27,7 +26,7 @@ from typing import Any, TypeVar
 
 import pytest
 import requests
-from benchmarks.live import kill_strays
+from benchmarks.live import free_ports, kill_strays
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,17 +46,6 @@ T = TypeVar("T")
 # assertions wait as long as any other step before they fail
 expect.set_options(timeout=STEP_TIMEOUT_MS)
 
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports free on 127.0.0.1 right now."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def wait_for(predicate: Callable[[], T | None], timeout: float, what: str, log: Path | None = None,

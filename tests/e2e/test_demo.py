@@ -17,7 +17,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import time
@@ -28,7 +27,7 @@ from typing import Any
 
 import pytest
 import requests
-from benchmarks.live import kill_strays
+from benchmarks.live import free_ports, kill_strays
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,16 +35,6 @@ DAGS = ("northwind__item_master_sync", "bluebird__item_master_sync")
 ORDER_DAGS = ("northwind__order_release", "bluebird__order_release")
 FIELD = re.compile(r"^(Integration|DAG|Run|Where|Error): (.*)$", re.MULTILINE)
 
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def wait_for(predicate, timeout: float, what: str, log: Path):  # type: ignore[no-untyped-def]
