@@ -228,6 +228,50 @@ def test_soap_fault_raises_api_rejected(client: PeoplevoxClient, monkeypatch: py
         client.get_save_template("Sites")
 
 
+def test_a_server_fault_is_asked_again(client: PeoplevoxClient,
+                                                                     peoplevox_sim: PeoplevoxSim,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A soap:Server fault (HTTP 500) is the service failing, not a verdict: the read is asked again, bounded."""
+    real = operations.HANDLERS["GetData"]
+    failures = iter([RuntimeError("deadlock victim"), RuntimeError("timeout expired")])
+
+    def flaky(ctx: operations.CallContext, body: etree._Element) -> IntegrationResult:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real(ctx, body)
+
+    client.save_item_types(items(3))
+    monkeypatch.setitem(operations.HANDLERS, "GetData", flaky)
+    assert sorted(row["ItemCode"] for row in client.get_data("Item types")) == [row["ItemCode"] for row in items(3)]
+    assert peoplevox_sim.calls("GetData") == 3
+
+
+def test_a_server_fault_that_persists_is_refused_after_the_retry_budget(client: PeoplevoxClient,
+                                                                       peoplevox_sim: PeoplevoxSim,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(ctx: operations.CallContext, body: etree._Element) -> IntegrationResult:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setitem(operations.HANDLERS, "GetSaveTemplate", broken)
+    with pytest.raises(ApiRejected, match="disk full"):
+        client.get_save_template("Sites")
+    assert peoplevox_sim.calls("GetSaveTemplate") == FAST_RETRY.max_attempts
+
+
+def test_a_client_fault_is_a_verdict_and_not_repeated(client: PeoplevoxClient, peoplevox_sim: PeoplevoxSim,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from erp_wms_simulators.peoplevox.soap import SoapFault
+
+    def refuses(ctx: operations.CallContext, body: etree._Element) -> IntegrationResult:
+        raise SoapFault("Server did not recognize the value of HTTP Header SOAPAction.", "Client")
+
+    monkeypatch.setitem(operations.HANDLERS, "GetSaveTemplate", refuses)
+    with pytest.raises(ApiRejected, match="did not recognize"):
+        client.get_save_template("Sites")
+    assert peoplevox_sim.calls("GetSaveTemplate") == 1
+
+
 def test_connection_check(make_client: Callable[..., PeoplevoxClient]) -> None:
     ok, message = make_client().test_connection()
     assert ok and f"client '{PVX_CLIENT}' as '{PVX_USER}'" in message

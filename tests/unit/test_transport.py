@@ -111,6 +111,47 @@ def test_ok_statuses_are_returned_instead_of_raised() -> None:
 
 
 # ---- Retry-After and backoff ----------------------------------------------------------------
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+def soap_fault(code: str) -> str:
+    return (f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body><soap:Fault><faultcode>soap:{code}</faultcode>'
+            f"<faultstring>it failed</faultstring></soap:Fault></soap:Body></soap:Envelope>")
+
+
+SOAP12_RECEIVER = ('<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body><env:Fault>'
+                   "<env:Code><env:Value>env:Receiver</env:Value></env:Code><env:Reason><env:Text>busy</env:Text>"
+                   "</env:Reason></env:Fault></env:Body></env:Envelope>")
+
+
+@pytest.mark.parametrize("body", [soap_fault("Server"), SOAP12_RECEIVER, "<html><body>Bad gateway</body></html>",
+                                  "", "<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><x>&e;</x>"])
+def test_a_soap_server_fault_or_an_error_page_is_asked_again(body: str) -> None:
+    from erp_wms_sync.connectors.peoplevox_soap import is_server_fault
+
+    http, sleeps = transport(response(500, body), response(200, "ok"))
+    assert http.request("POST", "svc", ok_statuses=(500,), transient=is_server_fault).text == "ok"
+    assert len(sleeps) == 1 and http.calls == 2
+
+
+@pytest.mark.parametrize("body", [soap_fault("Client"), soap_fault("VersionMismatch")])
+def test_a_soap_client_fault_is_a_verdict_handed_back_at_once(body: str) -> None:
+    from erp_wms_sync.connectors.peoplevox_soap import is_server_fault
+
+    http, sleeps = transport(response(500, body))
+    assert http.request("POST", "svc", ok_statuses=(500,), transient=is_server_fault).status_code == 500
+    assert sleeps == [] and http.calls == 1
+
+
+def test_a_server_fault_that_lasts_is_handed_back_after_max_attempts() -> None:
+    from erp_wms_sync.connectors.peoplevox_soap import is_server_fault
+
+    answers = [response(500, soap_fault("Server")) for _ in range(3)]
+    http, sleeps = transport(*answers, retry=RetryPolicy(max_attempts=3))
+    assert http.request("POST", "svc", ok_statuses=(500,), transient=is_server_fault).status_code == 500
+    assert http.calls == 3 and len(sleeps) == 2
+
+
 def test_retry_after_seconds_is_the_wait() -> None:
     http, sleeps = transport(response(429, headers={"Retry-After": "7"}), response(200))
     http.request("GET", "items")

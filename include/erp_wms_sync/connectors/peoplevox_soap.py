@@ -2,8 +2,12 @@
 
 - :class:`ZeepHttpTransport` makes zeep send every request (WSDL load and SOAP calls) through
   :class:`~erp_wms_sync.connectors.transport.HttpTransport`, so retry, backoff and redaction apply.
-  A SOAP call answered HTTP 500 is handed to zeep instead of being retried: .NET services report
-  their verdicts as soap:Faults with that status, and retrying a verdict does not change it.
+  A SOAP call answered HTTP 500 is judged by its fault code (:func:`is_server_fault`): .NET services report
+  their verdicts on the request as ``soap:Client`` faults with that status, and retrying a verdict does not
+  change it, so those go straight to zeep; a ``soap:Server`` fault (the service failed, "temporarily
+  unavailable") or a 500 that is no SOAP fault at all is asked again, bounded like any 5xx, and only the last
+  answer is handed to zeep. Every operation the project calls is safe to repeat (reads, Authenticate, and
+  SaveData, which upserts by key).
 - :class:`IntegrationResult` is a plain copy of the service's ``IntegrationResponse``.
 - CSV helpers read ``Detail`` payloads (strictly: the key column must be there, rows must be as wide as the
   header) and write ``CsvData``.
@@ -46,6 +50,8 @@ REPORT_KEYS: dict[str, str] = {
     "Goods in summary": "Goods in reference number", "Item inventory summary": "Item code",
     "Item availability latest reconciliation": "Item code", "Item movement history": "History Id",
 }
+# No entities, no network: fault bodies come from the service and are only looked at for their code.
+FAULT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 # Failures a WSDL changed on the server explains (zeep's TransportError is let through: that is the network).
 STALE_WSDL_SIGNS = (zeep.exceptions.Error, etree.XMLSyntaxError, AttributeError, TypeError)
 
@@ -96,13 +102,46 @@ class ZeepHttpTransport(zeep.Transport):
         self.http = http
 
     def post(self, address: str, message: bytes | str, headers: Mapping[str, str]) -> requests.Response:
-        return self.http.request("POST", address, data=message, headers=headers, ok_statuses=(500,))
+        return self.http.request("POST", address, data=message, headers=headers, ok_statuses=(500,),
+                                 transient=is_server_fault)
 
     def get(self, address: str, params: Mapping[str, Any], headers: Mapping[str, str]) -> requests.Response:
         return self.http.request("GET", address, params=params, headers=headers)
 
     def _load_remote_data(self, url: str) -> bytes:
         return self.http.request("GET", url).content
+
+
+def soap_fault(content: bytes) -> tuple[str, str] | None:
+    """The code's local name (``"Server"``, ``"Client"``…; ``""`` when absent) and the reason text of the SOAP 1.1
+    or 1.2 fault in ``content``; ``None`` when ``content`` is no SOAP fault."""
+    try:
+        root = etree.fromstring(content, parser=FAULT_PARSER)
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    if root is None:
+        return None
+    fault = next((node for node in root.iter() if isinstance(node.tag, str)
+                  and etree.QName(node).localname == "Fault"), None)
+    if fault is None:
+        return None
+    texts = {etree.QName(node).localname: (node.text or "").strip() for node in reversed(list(fault.iter()))
+             if isinstance(node.tag, str)}
+    code = texts.get("faultcode") or texts.get("Value") or ""
+    return code.rpartition(":")[2], texts.get("faultstring") or texts.get("Text") or ""
+
+
+def is_server_fault(resp: requests.Response) -> str | None:
+    """Why an HTTP 500 is worth asking again, or ``None`` for a verdict: a ``soap:Server`` (1.2: ``Receiver``)
+    fault is the service failing, and a body that is no SOAP fault is a proxy's or web server's error page;
+    a ``soap:Client`` fault is the service's verdict on the request."""
+    if resp.status_code != 500:
+        return None
+    fault = soap_fault(resp.content or b"")
+    if fault is None:
+        return "not a SOAP fault"
+    code, reason = fault
+    return f"soap:{code} fault: {reason}" if code in ("Server", "Receiver") else None
 
 
 def read_rows(detail: str, key: str) -> list[dict[str, str]]:

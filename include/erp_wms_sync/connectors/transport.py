@@ -128,8 +128,14 @@ class HttpTransport:
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json: Any = None, data: Any = None, headers: Mapping[str, str] | None = None,
-                ok_statuses: Iterable[int] = ()) -> requests.Response:
-        """Send with retries; returns the response for 2xx (or ``ok_statuses``), raises otherwise."""
+                ok_statuses: Iterable[int] = (),
+                transient: Callable[[requests.Response], str | None] | None = None) -> requests.Response:
+        """Send with retries; returns the response for 2xx (or ``ok_statuses``), raises otherwise.
+
+        An answer in ``ok_statuses`` that ``transient`` finds passing (it returns why, e.g. "soap:Server fault:
+        …"; ``None`` for a verdict) is asked again like a 5xx, and returned as it is once ``max_attempts`` are used
+        up, for the caller to judge.
+        """
         url = self.url(path)
         merged = {"User-Agent": USER_AGENT, **self.headers, **(headers or {})}
         accepted = set(ok_statuses)
@@ -150,8 +156,16 @@ class HttpTransport:
                                          url=self._clean(url)) from None
                 self._wait(attempt, None, method, url, reason)
                 continue
-            if resp.ok or resp.status_code in accepted:
+            if resp.ok:
                 return resp
+            if resp.status_code in accepted:
+                passing = transient(resp) if transient is not None else None
+                if passing is None or attempt + 1 >= self.retry.max_attempts:
+                    return resp
+                attempt, refused_for = attempt + 1, 0.0
+                self._wait(attempt, parse_retry_after(resp.headers.get("Retry-After")), method, url,
+                           f"HTTP {resp.status_code}, {trim(self._clean(passing), 160)}")
+                continue
             if is_rate_limited(resp):
                 refused_for += self._wait_out_refusal(resp, refused_for, method, url)
                 continue
