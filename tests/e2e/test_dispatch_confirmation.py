@@ -15,7 +15,7 @@ import pytest
 
 from erp_wms_simulators.peoplevox import Warehouse
 from erp_wms_sync.ledger.db import session_scope
-from erp_wms_sync.ledger.models import DespatchRecord, WebhookInbox
+from erp_wms_sync.ledger.models import DespatchRecord, OrderRecord, WebhookInbox
 from tests.e2e.conftest import task_states
 from tests.e2e.dispatch_support import shipped_boxes
 from tests.e2e.orders_support import cin7_sale, open_exceptions
@@ -131,12 +131,21 @@ def test_unknown_and_cancelled_orders_are_exceptions_not_fulfilments(stack, wire
     stack.cin7core.void_sale(voided["ID"])  # cancelled in the ERP after the cut-off (the warehouse was picking)
     late = warehouse.despatch(voided["Order"]["SaleOrderNumber"], tracking="T2")
     good = warehouse.despatch(released["whole"]["Order"]["SaleOrderNumber"], tracking="T3")
+    unsettled = released["split"]["Order"]["SaleOrderNumber"]
+    with session_scope(wired) as session:  # its release is held (a write Peoplevox did not complete), yet it left
+        session.query(OrderRecord).filter_by(integration="northwind", wms_order_number=unsettled).update(
+            {"state": "held"})
+    early = warehouse.despatch(unsettled, tracking="T4")
 
     run = run_dag(DISPATCH)
     assert str(run.state) == "failed" and task_states(run)["confirm_despatches"] == "success"
     problems = open_exceptions(wired, "northwind")
     assert problems[f"despatch_for_unknown_order:{unknown.number}"].owner == "warehouse"
     assert problems[f"despatch_for_unknown_order:{unknown.number}"].payload["despatch"]["lines"]
+    assert "which the integration never released" in problems[f"despatch_for_unknown_order:{unknown.number}"].summary
+    held = problems[f"despatch_for_unknown_order:{early.number}"].summary
+    assert "ledger state 'held'" in held and "never released" not in held, held
+    assert shipped(stack, released["split"]["ID"]) == [], "not confirmed while its release is unsettled"
     cancelled = [k for k in problems if k.endswith(late.number)]
     assert cancelled and cancelled[0].split(":")[0] in ("despatch_for_cancelled_order", "fulfilment_rejected")
     assert shipped(stack, voided["ID"]) == []

@@ -36,6 +36,11 @@ NO_TRACKING = "despatch_without_tracking"
 BLOCKING_TYPES = (UNKNOWN, CANCELLED, MISMATCH)
 KNOWN_STATES = ("released", "blocked", "cancelled")  # the WMS holds (or held) the order under this number
 CANCELLED_ERP = ("VOIDED", "CANCELLED")
+# what an order's ledger state says when Peoplevox despatched it before the integration confirmed its release
+UNCONFIRMED = {"held": "its release is held by an open exception, e.g. a write Peoplevox did not complete",
+               "sending": "a write to Peoplevox is in flight and not yet verified",
+               "waiting": "inside its hold window or waiting for its items",
+               "ignored": "cancelled in the ERP before release"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class Subject:
     record: OrderRecord | None
     order: ErpOrder | None
     remaining: dict[str, float]
+    ledger_state: str | None = None  # the ledger's state of an order under this number not (yet) released
 
 
 def as_despatch(row: DespatchRecord) -> rules.Despatch:
@@ -129,14 +135,15 @@ def _subjects(ctx: RunContext, session: Any, rows: list[DespatchRecord]) -> list
     subjects: list[Subject] = []
     for row in rows:
         record = records.get(row.wms_order_number)
-        if record is not None and record.state not in KNOWN_STATES:
+        unreleased = record.state if record is not None and record.state not in KNOWN_STATES else None
+        if unreleased is not None:
             record = None
         order = stored_order(record)
         earlier = [_quantities(other) for other in siblings.get(row.wms_order_number, [])
                    if other.id != row.id and other.state in dispatch_repo.COUNTED_STATES]
         remaining = (rules.remaining_quantities(order, order_item_code_for(ctx.integration, record), earlier)
                      if order is not None else {})
-        subjects.append(Subject(row, as_despatch(row), record, order, remaining))
+        subjects.append(Subject(row, as_despatch(row), record, order, remaining, unreleased))
     return subjects
 
 
@@ -183,6 +190,11 @@ def _settle(ctx: RunContext, session: Any, subject: Subject, found: dict[str, li
 
 def _summary(kind: str, subject: Subject, reasons: Iterable[str]) -> str:
     row = subject.row
+    if kind == UNKNOWN and subject.ledger_state is not None:
+        return (f"Peoplevox despatched {row.despatch_number} for order {row.wms_order_number}, whose release the "
+                f"integration has not confirmed (ledger state '{subject.ledger_state}': "
+                f"{UNCONFIRMED.get(subject.ledger_state, 'not released')}); the despatch waits until the "
+                f"release is settled")
     if kind == UNKNOWN:
         return (f"Peoplevox despatched {row.despatch_number} for order {row.wms_order_number}, which the "
                 f"integration never released")
