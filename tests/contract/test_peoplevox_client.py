@@ -194,11 +194,21 @@ def test_invalid_session_is_renewed(client: PeoplevoxClient, peoplevox_sim: Peop
     assert peoplevox_sim.calls("Authenticate") == 2
 
 
-def test_second_session_refusal_raises_auth_error(client: PeoplevoxClient, peoplevox_sim: PeoplevoxSim) -> None:
+def test_a_fresh_session_refused_once_more_is_renewed_again(client: PeoplevoxClient,
+                                                             peoplevox_sim: PeoplevoxSim) -> None:
+    from erp_wms_simulators.faults import FaultRule
+
+    client.authenticate()
+    peoplevox_sim.state.faults.add_rule(FaultRule("session_expiry", endpoint="GetSaveTemplate", count=2))
+    assert client.get_save_template("Sites")[:2] == ["Reference", "Name"]
+    assert peoplevox_sim.calls("Authenticate") == 3 and peoplevox_sim.calls("GetSaveTemplate") == 3
+
+
+def test_a_session_refused_after_every_renewal_raises_auth_error(client: PeoplevoxClient, peoplevox_sim: PeoplevoxSim) -> None:
     peoplevox_sim.settings.session_idle_seconds = -1  # every session is already expired when used
-    with pytest.raises(ApiAuthError, match="again after re-authenticating: System : Security - Session Expired"):
+    with pytest.raises(ApiAuthError, match="again after re-authenticating 2 times: System : Security - Session Ex"):
         client.get_save_template("Sites")
-    assert peoplevox_sim.calls("Authenticate") == 2
+    assert peoplevox_sim.calls("Authenticate") == 3
 
 
 def test_5xx_is_retried(client: PeoplevoxClient, peoplevox_sim: PeoplevoxSim) -> None:

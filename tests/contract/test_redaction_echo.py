@@ -149,8 +149,8 @@ def test_echoed_peoplevox_password_and_session_leak_nowhere(peoplevox_sim: Peopl
     caplog.set_level(logging.DEBUG)
     ok, message = PeoplevoxHook("echo_pvx").test_connection()
     secrets = (PVX_PASSWORD, *tenant.sessions)
-    assert len(tenant.sessions) == 2 and not ok and "Invalid Session (" in message and "***" in message
-    assert "re-authenticating once" in caplog.text  # the first refusal is logged, redacted
+    assert len(tenant.sessions) == 3 and not ok and "Invalid Session (" in message and "***" in message
+    assert "re-authenticating (1/2)" in caplog.text  # the first refusal is logged, redacted
     assert leaks(message, secrets) == [] and leaks(caplog.text, secrets) == []
     context = {"dag_id": "northwind__order_release", "run_id": "manual__1",
                "exception": RuntimeError(f"zeep said {FORMS[form](secrets[-1])}")}

@@ -66,6 +66,7 @@ ORDER_KEY = "SalesOrderNumber"
 MAX_PAGE_SIZE = 1000
 DEFAULT_MAX_PAGES = 10_000
 DEFAULT_SAVE_BATCH = 250  # rows per SaveData call; why this size: docs/design-notes.md, "Peoplevox calls"
+SESSION_RENEWALS = 2  # new sessions asked for in one call while Peoplevox refuses the session
 PUBLIC_BATCH = 100  # the most rows per SaveData call public clients are known to send
 WSDL_SETTINGS = zeep.Settings(xml_huge_tree=True)
 
@@ -190,18 +191,22 @@ class PeoplevoxClient:
         return self._header_type(UserId=0, ClientId=self.client_id, SessionId=self._session_id)
 
     def _call(self, operation: str, **kwargs: Any) -> IntegrationResult:
-        """Call with the session header; re-authenticate once if the session was refused."""
+        """Call with the session header; re-authenticate (at most :data:`SESSION_RENEWALS` times) while the
+        session is refused. A fresh session refused again is usually a race (another process of the same user
+        logged in, the service restarted); refused after every renewal, it is an :class:`ApiAuthError`."""
         if self._session_id is None:
             self.authenticate()
         result = self._invoke(operation, **kwargs)
-        if not result.session_problem:
-            return result
-        log.info("peoplevox %s: %s; re-authenticating once", operation, self._redact(trim(result.detail)))
-        self.authenticate()
-        result = self._invoke(operation, **kwargs)
+        for renewal in range(1, SESSION_RENEWALS + 1):
+            if not result.session_problem:
+                return result
+            log.info("peoplevox %s: %s; re-authenticating (%d/%d)", operation, self._redact(trim(result.detail)),
+                     renewal, SESSION_RENEWALS)
+            self.authenticate()
+            result = self._invoke(operation, **kwargs)
         if result.session_problem:
-            raise ApiAuthError(SYSTEM, f"{operation} refused the session again after re-authenticating: "
-                               f"{self._redact(result.detail)}", url=self.service_url)
+            raise ApiAuthError(SYSTEM, f"{operation} refused the session again after re-authenticating "
+                               f"{SESSION_RENEWALS} times: {self._redact(result.detail)}", url=self.service_url)
         return result
 
     # -- operations ---------------------------------------------------------------------------------
