@@ -204,7 +204,8 @@ def test_a_fresh_session_refused_once_more_is_renewed_again(client: PeoplevoxCli
     assert peoplevox_sim.calls("Authenticate") == 3 and peoplevox_sim.calls("GetSaveTemplate") == 3
 
 
-def test_a_session_refused_after_every_renewal_raises_auth_error(client: PeoplevoxClient, peoplevox_sim: PeoplevoxSim) -> None:
+def test_a_session_refused_after_every_renewal_raises_auth_error(client: PeoplevoxClient,
+                                                                peoplevox_sim: PeoplevoxSim) -> None:
     peoplevox_sim.settings.session_idle_seconds = -1  # every session is already expired when used
     with pytest.raises(ApiAuthError, match="again after re-authenticating 2 times: System : Security - Session Ex"):
         client.get_save_template("Sites")
