@@ -73,6 +73,19 @@ def despatches_in_states(session: Session, integration: str, states: Iterable[st
     return list(session.scalars(query))
 
 
+def despatches_to_check(session: Session, integration: str, limit: int) -> list[DespatchRecord]:
+    """At most ``limit`` despatches for the dispatch check: every ``new`` one first (oldest first), then ``held``
+    ones in the room left, the least recently checked first (the check stamps ``updated_at``). However many are
+    held, a new despatch is never kept waiting behind them, and every held one is looked at again in turn."""
+    rows = despatches_in_states(session, integration, ("new",), limit=limit)
+    room = limit - len(rows)
+    if room > 0:
+        rows += list(session.scalars(select(DespatchRecord).where(DespatchRecord.integration == integration,
+                                                                  DespatchRecord.state == "held")
+                                     .order_by(DespatchRecord.updated_at, DespatchRecord.id).limit(room)))
+    return rows
+
+
 def despatches_of_orders(session: Session, integration: str,
                          wms_numbers: Iterable[str]) -> dict[str, list[DespatchRecord]]:
     found: dict[str, list[DespatchRecord]] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from erp_wms_sync.ledger.models import ReturnAuthorisationRecord, ReturnRecord, StockMovementRecord, utcnow
@@ -74,12 +74,14 @@ def insert_lines(session: Session, integration: str, lines: Iterable[Mapping[str
 
 def lines_in_states(session: Session, integration: str, states: Sequence[str],
                     limit: int = 10_000) -> list[ReturnRecord]:
-    """Lines in ``states``, oldest return first (then return code, item code), at most ``limit``."""
+    """Lines in ``states``, oldest return first (then return code, item code), at most ``limit``; ``held`` lines
+    come after every other state's, so returns held on a person never keep a new return out of a run."""
     for state in states:
         _check_state(state, RETURN_STATES, "return")
+    held_last = case((ReturnRecord.state == "held", 1), else_=0)
     return list(session.scalars(select(ReturnRecord).where(ReturnRecord.integration == integration,
                                                            ReturnRecord.state.in_(list(states)))
-                                .order_by(ReturnRecord.returned_at, ReturnRecord.return_code,
+                                .order_by(held_last, ReturnRecord.returned_at, ReturnRecord.return_code,
                                           ReturnRecord.item_code).limit(limit)))
 
 

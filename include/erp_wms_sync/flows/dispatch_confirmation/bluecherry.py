@@ -52,20 +52,20 @@ def post_batch(ctx: RunContext, erp: Any, *, force: bool = False) -> dict[str, i
     """Post every batched shipment when the batch is due; a despatch refused before waits for its retry time."""
     counts = {"posted": 0, "rejected": 0, "waiting_batch": 0, "waiting_retry": 0}
     with ctx.session() as session:
-        numbers = [r.despatch_number for r in dispatch_repo.despatches_in_states(
-            session, ctx.integration.name, ("batched",), limit=ctx.integration.dispatch.max_despatches_per_run)]
+        batched = [r.despatch_number for r in dispatch_repo.despatches_in_states(
+            session, ctx.integration.name, ("batched",))]
         refused = {e.entity_key: e for e in repo.open_exceptions(session, ctx.integration.name, type_=REJECTED)
                    if e.entity_type == DESPATCH}
-    if not numbers:
+    if not batched:
         return counts
     if not batch_due(ctx, force=force):
-        counts["waiting_batch"] = len(numbers)
+        counts["waiting_batch"] = len(batched)
         return counts
     now = utcnow()
-    for number in numbers:
-        if number in refused and (refused[number].next_retry_at or now) > now:
-            counts["waiting_retry"] += 1
-            continue
+    # a despatch waiting out its retry never takes the place of one that can go now
+    numbers = [n for n in batched if n not in refused or (refused[n].next_retry_at or now) <= now]
+    counts["waiting_retry"] = len(batched) - len(numbers)
+    for number in numbers[:ctx.integration.dispatch.max_despatches_per_run]:
         if post_one(ctx, erp, number) is None:
             counts["posted"] += 1
         else:

@@ -22,7 +22,7 @@ from erp_wms_sync.domain.orders import ErpOrder, OrderState, order_from_dict
 from erp_wms_sync.flows.common import RunContext
 from erp_wms_sync.flows.order_release.rows import order_item_code_for
 from erp_wms_sync.ledger import dispatch_repo, repo
-from erp_wms_sync.ledger.models import DespatchRecord, OrderRecord
+from erp_wms_sync.ledger.models import DespatchRecord, OrderRecord, utcnow
 from erp_wms_sync.ledger.repo import NewException
 
 log = logging.getLogger(__name__)
@@ -77,11 +77,12 @@ def is_cancelled(record: OrderRecord | None, order: ErpOrder | None) -> bool:
 
 
 def check(ctx: RunContext) -> dict[str, int]:
-    """Run the suite over ``new`` and ``held`` despatches; good ones become ``ready`` for the ERP."""
+    """Run the suite over ``new`` despatches, then ``held`` ones in turn (at most ``dispatch.max_despatches_per_run``
+    in all, see :func:`~erp_wms_sync.ledger.dispatch_repo.despatches_to_check`); good ones become ``ready``."""
     counts = {"checked": 0, "ready": 0, "held": 0, "new_problems": 0}
     with ctx.session() as session:
-        rows = dispatch_repo.despatches_in_states(session, ctx.integration.name, ("new", "held"),
-                                                  limit=ctx.integration.dispatch.max_despatches_per_run)
+        rows = dispatch_repo.despatches_to_check(session, ctx.integration.name,
+                                                 ctx.integration.dispatch.max_despatches_per_run)
         if not rows:
             return counts
         subjects = _subjects(ctx, session, rows)
@@ -178,6 +179,7 @@ def _settle(ctx: RunContext, session: Any, subject: Subject, found: dict[str, li
     repo.resolve_exceptions(session, integration=ctx.integration.name, entity_type=DESPATCH,
                             entity_keys=[row.despatch_number[:128]], types=gone, by="dispatch_confirmation",
                             note="the despatch passed its checks", run_id=ctx.run_id)
+    row.updated_at = utcnow()  # checked now: a row still held waits behind the others for its next look
     if rules.blocking(found):
         row.state = "held"
     else:

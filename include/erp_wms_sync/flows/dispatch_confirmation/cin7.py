@@ -65,10 +65,10 @@ def confirm(ctx: RunContext, erp: Any) -> dict[str, int]:
     counts = {"confirmed": 0, "rejected": 0, "tracking_updated": 0, "waiting_retry": 0}
     with ctx.session() as session:
         todo = [row.despatch_number for row in dispatch_repo.despatches_in_states(
-            session, ctx.integration.name, ("ready", "confirming"),
-            limit=ctx.integration.dispatch.max_despatches_per_run)]
-        due = _due(ctx, session, todo)
+            session, ctx.integration.name, ("ready", "confirming"))]
+        due = _due(ctx, session, todo)  # those waiting out a retry never take a new despatch's place
     counts["waiting_retry"] = len(todo) - len(due)
+    due = due[:ctx.integration.dispatch.max_despatches_per_run]
     for number in due:
         outcome = _confirm_one(ctx, erp, number)
         counts[outcome] += 1
