@@ -108,3 +108,40 @@ def test_a_despatch_is_left_to_dispatch_confirmation_and_never_deducted_twice(st
     assert cin7_on_hand(stack, SKUS[0]) == 48  # Cin7's ship took the two out
     assert set(task_states(run_dag(INVENTORY)).values()) == {"success"}
     assert cin7_on_hand(stack, SKUS[0]) == pv_sellable(warehouse, SKUS[0]) == 53
+
+
+def test_a_despatch_cin7_refuses_never_holds_its_stock_back(stack, wired, run_dag) -> None:
+    """Cin7 refuses to ship a despatch (dispatch confirmation retries it on its schedule). Cin7 still holds those
+    two boots, so inventory sync does not wait for the ship: the goods that arrived behind the despatch reach Cin7
+    now, on top of the two it still holds; once Cin7 ships on a retry, it equals Peoplevox."""
+    from erp_wms_simulators.faults import FaultRule
+    from erp_wms_sync.ledger.models import ExceptionRecord
+
+    run_dag("northwind__item_master_sync")
+    warehouse = Warehouse(stack.peoplevox, "northwind")
+    warehouse.goods_in(SKUS[0], 50, "MAIN")
+    assert set(task_states(run_dag(INVENTORY)).values()) == {"success"}
+    sale = cin7_sale(stack, [(SKUS[0], 2)])
+    assert task_states(run_dag("northwind__order_release"))["release_orders"] == "success"
+    number = sale["Order"]["SaleOrderNumber"]
+    for step in (warehouse.allocate, warehouse.start_picking, warehouse.pick):
+        step(number)
+    warehouse.despatch(number, carrier="Royal Mail", tracking="RM1")
+    warehouse.goods_in(SKUS[0], 5, "MAIN")
+    stack.cin7core.faults.add_rule(FaultRule("http_5xx", status=400, endpoint="POST /externalapi/v2/sale/fulfilment/*"))
+
+    run_dag("northwind__dispatch_confirmation")
+    with session_scope(wired) as session:
+        refusal = session.query(ExceptionRecord).filter_by(type="fulfilment_rejected", status="open").one()
+    assert set(task_states(run_dag(INVENTORY)).values()) == {"success"}
+    assert cin7_on_hand(stack, SKUS[0]) == 55, "the five behind the refused despatch reached Cin7; it holds the two"
+    with session_scope(wired) as session:
+        assert session.query(StockMovementRecord).filter_by(state="waiting").count() == 0
+
+    stack.cin7core.faults.clear()
+    with session_scope(wired) as session:  # the refusal's retry is due
+        session.get(ExceptionRecord, refusal.id).next_retry_at = datetime(2000, 1, 1)
+    assert task_states(run_dag("northwind__dispatch_confirmation"))["confirm_despatches"] == "success"
+    assert cin7_on_hand(stack, SKUS[0]) == pv_sellable(warehouse, SKUS[0]) == 53, "Cin7's ship took the two out"
+    assert set(task_states(run_dag(INVENTORY)).values()) == {"success"}
+    assert cin7_on_hand(stack, SKUS[0]) == 53

@@ -39,6 +39,7 @@ from erp_wms_sync.flows.inventory_sync.collect import INVALID, PAIR, pair_key, r
 from erp_wms_sync.ledger import repo, stock_repo
 from erp_wms_sync.ledger.models import (
     DespatchRecord,
+    ExceptionRecord,
     StockAdjustmentRecord,
     StockMovementRecord,
     StockPosition,
@@ -52,6 +53,9 @@ FAILED = "failed_stock_increment"
 STALE = "stale_stock_event"
 MOVEMENT = "stock_movement"
 HELD_TYPES = (INVALID, "unmapped_sku", "unmapped_location")
+#: Exceptions of dispatch confirmation saying Cin7 refused to ship a despatch (it keeps retrying it meanwhile).
+CIN7_REFUSALS = ("fulfilment_rejected", "despatch_for_cancelled_order")
+DESPATCH_ENTITY = "despatch"
 Pair = tuple[str, str]
 
 
@@ -237,11 +241,26 @@ def open_snapshot(ctx: RunContext, wms: Any, now: datetime, pairs: list[Pair]) -
             if pair not in moved_since and pair not in unreadable}
 
 
+def refused_despatches(session: Any, integration: str) -> set[str]:
+    """Despatch numbers Cin7 refused to ship and dispatch confirmation retries (state ``confirming`` under an
+    open ``fulfilment_rejected`` / ``despatch_for_cancelled_order``): Cin7 still holds their stock."""
+    return set(session.scalars(select(ExceptionRecord.entity_key).where(
+        ExceptionRecord.integration == integration, ExceptionRecord.status == repo.OPEN,
+        ExceptionRecord.entity_type == DESPATCH_ENTITY, ExceptionRecord.type.in_(CIN7_REFUSALS))))
+
+
 def refused_orders(session: Any, integration: str) -> list[str]:
-    """Peoplevox orders with a despatch Cin7 refused (held against a known ERP order): a handful."""
-    return sorted(set(session.scalars(select(DespatchRecord.wms_order_number).where(
+    """Peoplevox orders with a despatch Cin7 refused (held against a known ERP order, or refused by Cin7 and
+    waiting out its retry): a handful."""
+    held = set(session.scalars(select(DespatchRecord.wms_order_number).where(
         DespatchRecord.integration == integration, DespatchRecord.state.in_(("held", "ignored")),
-        DespatchRecord.erp_order_id.is_not(None)))))
+        DespatchRecord.erp_order_id.is_not(None))))
+    numbers = sorted(refused_despatches(session, integration))
+    for start in range(0, len(numbers), 500):
+        held |= set(session.scalars(select(DespatchRecord.wms_order_number).where(
+            DespatchRecord.integration == integration, DespatchRecord.state == "confirming",
+            DespatchRecord.despatch_number.in_(numbers[start:start + 500]))))
+    return sorted(held)
 
 
 def despatch_states(session: Any, integration: str, moves: list[seq.Move],
@@ -256,6 +275,7 @@ def despatch_states(session: Any, integration: str, moves: list[seq.Move],
     unknown: dict[tuple[str, str], int] = defaultdict(int)
     earlier: dict[int, int] = {}  # row id -> despatched quantity of its (order, item) up to it
     running: dict[tuple[str, str], int] = defaultdict(int)
+    rejected = refused_despatches(session, integration) if orders else set()
     for start in range(0, len(orders), 500):
         chunk = orders[start:start + 500]
         for row in session.scalars(select(DespatchRecord).where(DespatchRecord.integration == integration,
@@ -267,7 +287,8 @@ def despatch_states(session: Any, integration: str, moves: list[seq.Move],
                     booked[key] += quantity
                     if row.confirmed_at is not None:
                         booked_at[key] = max(booked_at.get(key, row.confirmed_at), row.confirmed_at)
-                elif row.state in ("held", "ignored") and row.erp_order_id:
+                elif (row.state in ("held", "ignored") and row.erp_order_id) or \
+                        (row.state == "confirming" and row.despatch_number in rejected):
                     refused[key] += quantity
                 elif row.state in ("held", "ignored"):
                     unknown[key] += quantity
