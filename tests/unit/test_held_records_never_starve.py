@@ -114,3 +114,27 @@ def test_a_bluecherry_batch_is_not_filled_with_despatches_waiting_out_a_retry(le
                                    erp=None, force=True)
     assert sent == ["D-BATCHED-1", "D-BATCHED-2"]
     assert counts["posted"] == 2 and counts["waiting_retry"] == 3
+
+
+def test_new_stock_movements_are_checked_before_held_ones(ledger_url: str) -> None:
+    """Movements of a pair held on a person (an unmapped SKU) never keep a new problem from being seen."""
+    from erp_wms_sync.flows.inventory_sync.check import check as check_movements
+    from erp_wms_sync.ledger.models import StockMovementRecord
+
+    def movement(history_id: int, item: str, state: str) -> StockMovementRecord:
+        return StockMovementRecord(integration="northwind", history_id=history_id, item_code=item, site="MAIN",
+                                   from_location="", to_location="A1", quantity=1, counted_delta=1, kind="stock",
+                                   state=state)
+
+    with session_scope(ledger_url) as session:
+        session.add_all([movement(n, "NWO-GHOST-OLD", "held") for n in range(1, 5)]
+                        + [movement(10, "NWO-GHOST-NEW", "queued")])
+    integration = NORTHWIND.model_copy(
+        update={"stock": NORTHWIND.stock.model_copy(update={"max_movements_per_run": 2})})
+    end = datetime(2026, 12, 2, 12, 0)
+    counts = check_movements(RunContext(integration, "inventory_sync", "scheduled__1",
+                                        Window(end - timedelta(minutes=5), end, "test"), ledger_url))
+    assert counts["checked"] == 2
+    with session_scope(ledger_url) as session:
+        problems = {e.entity_key for e in repo.open_exceptions(session, "northwind")}
+    assert any("NWO-GHOST-NEW" in key for key in problems), problems

@@ -51,8 +51,12 @@ def check(ctx: RunContext) -> dict[str, int]:
     name = ctx.integration.name
     counts = {"checked": 0, "held": 0, "released": 0, "new_problems": 0}
     with ctx.session() as session:
-        rows = stock_repo.movements_in_states(session, name, ("queued", "waiting", "held"),
-                                              limit=ctx.integration.stock.max_movements_per_run)
+        limit = ctx.integration.stock.max_movements_per_run
+        # new movements first: held ones (a pair waiting on a person) never keep a new problem from being seen
+        rows = stock_repo.movements_in_states(session, name, ("queued", "waiting"), limit=limit)
+        if len(rows) < limit:
+            rows += stock_repo.movements_in_states(session, name, ("held",), limit=limit - len(rows))
+            rows.sort(key=lambda row: int(row.history_id))
         if not rows:
             return counts
         pairs = {(r.item_code, r.site) for r in rows}
