@@ -71,30 +71,34 @@ def test_held_returns_come_after_every_other_open_return(ledger_url: str) -> Non
         assert [line.return_code for line in lines] == ["R-NEW", "R-HELD-0"]
 
 
-def refused_earlier(url: str, numbers: list[str]) -> None:
-    """Cin7 or BlueCherry refused these despatches a moment ago: each waits out its retry schedule."""
+def refused_then_fresh(url: str, waiting_state: str, fresh_state: str) -> None:
+    """Three despatches Cin7 or BlueCherry refused a moment ago (each waits out its retry schedule), older than two
+    that can go now (``D-FRESH-1``, ``D-FRESH-2``)."""
+    waiting = [f"D-REFUSED-{n}" for n in range(3)]
     with session_scope(url) as session:
-        for number in numbers:
+        session.add_all([despatch(n, waiting_state, i) for i, n in enumerate(waiting)]
+                        + [despatch("D-FRESH-1", fresh_state, 8), despatch("D-FRESH-2", fresh_state, 9)])
+        for number in waiting:
             repo.raise_exception(session, integration="northwind", flow="dispatch_confirmation", owner="ops",
                                  exc=repo.NewException("fulfilment_rejected", "despatch", number, "refused", {}, None),
                                  run_id="scheduled__0")
+
+
+def at_limit(url: str, limit: int) -> RunContext:
+    run = limited(limit)
+    return RunContext(run.integration, run.flow, run.run_id, run.window, url)
 
 
 def test_despatches_waiting_out_a_retry_never_take_a_ready_ones_place(ledger_url: str,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from erp_wms_sync.flows.dispatch_confirmation import cin7
 
-    waiting = [f"D-REFUSED-{n}" for n in range(3)]
-    with session_scope(ledger_url) as session:
-        session.add_all([despatch(n, "confirming", i) for i, n in enumerate(waiting)]
-                        + [despatch("D-READY-1", "ready", 8), despatch("D-READY-2", "ready", 9)])
-    refused_earlier(ledger_url, waiting)
+    refused_then_fresh(ledger_url, "confirming", "ready")
     sent: list[str] = []
     monkeypatch.setattr(cin7, "_confirm_one", lambda ctx, erp, number: sent.append(number) or "confirmed")
     monkeypatch.setattr(cin7, "update_tracking", lambda ctx, erp: 0)
-    run = limited(2)
-    counts = cin7.confirm(RunContext(run.integration, run.flow, run.run_id, run.window, ledger_url), erp=None)
-    assert sent == ["D-READY-1", "D-READY-2"]
+    counts = cin7.confirm(at_limit(ledger_url, 2), erp=None)
+    assert sent == ["D-FRESH-1", "D-FRESH-2"]
     assert counts["waiting_retry"] == 3
 
 
@@ -102,17 +106,11 @@ def test_a_bluecherry_batch_is_not_filled_with_despatches_waiting_out_a_retry(le
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from erp_wms_sync.flows.dispatch_confirmation import bluecherry
 
-    waiting = [f"D-REFUSED-{n}" for n in range(3)]
-    with session_scope(ledger_url) as session:
-        session.add_all([despatch(n, "batched", i) for i, n in enumerate(waiting)]
-                        + [despatch("D-BATCHED-1", "batched", 8), despatch("D-BATCHED-2", "batched", 9)])
-    refused_earlier(ledger_url, waiting)
+    refused_then_fresh(ledger_url, "batched", "batched")
     sent: list[str] = []
     monkeypatch.setattr(bluecherry, "post_one", lambda ctx, erp, number: sent.append(number))
-    run = limited(2)
-    counts = bluecherry.post_batch(RunContext(run.integration, run.flow, run.run_id, run.window, ledger_url),
-                                   erp=None, force=True)
-    assert sent == ["D-BATCHED-1", "D-BATCHED-2"]
+    counts = bluecherry.post_batch(at_limit(ledger_url, 2), erp=None, force=True)
+    assert sent == ["D-FRESH-1", "D-FRESH-2"]
     assert counts["posted"] == 2 and counts["waiting_retry"] == 3
 
 
