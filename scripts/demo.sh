@@ -129,7 +129,8 @@ cat <<INFO
   erp-wms-sync demo is running.
     Airflow UI : http://127.0.0.1:$PORT
     Login      : admin / ${PASSWORD:-"(see $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"}
-    DAGs       : <integration>__item_master_sync, __order_release, __dispatch_confirmation and
+    DAGs       : <integration>__item_master_sync, __order_release, __dispatch_confirmation, __inventory_sync,
+                 __returns, __reconciliation, __exception_housekeeping, __exception_digest and
                  __webhook_subscriptions for northwind (Cin7 Core <-> Peoplevox) and bluebird (BlueCherry <-> Peoplevox)
     Callbacks  : http://127.0.0.1:$PORT/erp-wms/hooks/... (Peoplevox despatches, Cin7 Core authorised orders)
     Simulators : $(python -c "import json,sys; print(', '.join(f'{k} {v[\"url\"]}' for k,v in json.load(open(sys.argv[1])).items()))" "$AIRFLOW_HOME/simulators.json")
