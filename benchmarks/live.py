@@ -233,6 +233,9 @@ class LiveStack:
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
             "AIRFLOW__CORE__PARALLELISM": "8",  # as scripts/demo.sh: SQLite takes one writer at a time
             "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
+            # as scripts/demo.sh: wait for SQLite's write lock, not die of "database is locked" after 5 s
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "erp_wms_sync.airflow.metadata_sqlite.SYNC",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "erp_wms_sync.airflow.metadata_sqlite.ASYNC",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.ports["worker_logs"]),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.ports["trigger_logs"]),
             "ERP_WMS_LEDGER_URL": f"sqlite:///{self.ledger_path}",

@@ -69,6 +69,9 @@ class PostgresLiveStack(LiveStack):
     def _environment(self, integrations: Path) -> dict[str, str]:
         env = super()._environment(integrations)
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.database_url("airflow")
+        for sqlite_only in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS",
+                            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC"):
+            env.pop(sqlite_only)  # SQLite's busy timeout: psycopg2 has no such argument
         return env
 
     def _after_migrate(self) -> None:
