@@ -30,7 +30,8 @@ export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-8}"
 # Everything shares one machine here: a busy API server can take longer than the 5 s default to answer a task's
 # start call, and the task's retry of that call is refused, failing a try of a healthy task.
 export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="${AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT:-30}"
-# and each component waits up to two minutes for that write lock instead of Python's 5 s (see the module's docstring).
+# The scheduler, DAG processor and triggerer wait a minute for that write lock instead of Python's 5 s (the API
+# server keeps 5 s: see erp_wms_sync/airflow/metadata_sqlite.py).
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=erp_wms_sync.airflow.metadata_sqlite.SYNC
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC=erp_wms_sync.airflow.metadata_sqlite.ASYNC
 export ERP_WMS_LEDGER_URL="sqlite:///$AIRFLOW_HOME/erp_wms_ledger.db"

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from benchmarks.live import LiveStack
 
+from erp_wms_sync.airflow.metadata_sqlite import busy_timeout
+
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC")
 HOLD_SECONDS = 7.0  # longer than sqlite3's default busy timeout of 5 s
@@ -40,6 +42,14 @@ def test_the_demo_and_the_live_stacks_give_airflow_the_same_sqlite_busy_timeout(
         assert live.get(key) == demo[key], f"the live stack's {key} differs from the demo's"
 
 
+def test_the_api_server_keeps_sqlites_five_seconds_and_the_rest_wait_a_minute() -> None:
+    """The API server commits on its event loop: a long wait there would freeze every request (module docstring)."""
+    assert busy_timeout(["/venv/bin/airflow", "api-server", "--port", "8080"]) == 5.0
+    for command in ("scheduler", "dag-processor", "triggerer", "db", "dags"):
+        assert busy_timeout(["/venv/bin/airflow", command]) == 60.0
+    assert busy_timeout(["python"]) == 60.0
+
+
 def test_a_component_waits_out_a_write_held_longer_than_five_seconds(tmp_path: Path) -> None:
     """A writer holds SQLite's lock for 7 s; Airflow's engine, set up as the demo sets it, waits and writes."""
     database = tmp_path / "airflow.db"
@@ -52,6 +62,7 @@ def test_a_component_waits_out_a_write_held_longer_than_five_seconds(tmp_path: P
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{database}"})
     script = (
         "import sys, time\n"
+        "sys.argv = ['airflow', 'scheduler']\n"
         "from sqlalchemy import text\n"
         "from airflow import settings\n"
         "print('ready', flush=True)\n"
