@@ -8,12 +8,14 @@ BlueCherry: an authorised return reaches Peoplevox as an expected return and com
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from erp_wms_simulators.faults import FaultRule
 from erp_wms_simulators.peoplevox import Warehouse
+from erp_wms_sync.connectors import cin7core
 from erp_wms_sync.ledger.db import session_scope
 from erp_wms_sync.ledger.models import ReturnRecord
 from tests.e2e.conftest import task_states
@@ -103,7 +105,10 @@ def test_a_damaged_return_is_never_restocked_and_goes_to_finance(stack, wired, r
     assert credit_notes(stack, sale["ID"]) == []  # damaged_credit: review
 
 
-def test_a_failed_stock_in_blocks_the_credit_until_a_retry_succeeds(stack, wired, run_dag, stocked) -> None:
+def test_a_failed_stock_in_blocks_the_credit_until_a_retry_succeeds(stack, wired, run_dag, stocked,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # Cin7's six attempts as in production, without their ~45 s of backoff
+    monkeypatch.setattr(cin7core, "DEFAULT_RETRY", replace(cin7core.DEFAULT_RETRY, backoff_base=0.01, backoff_max=0.05))
     sale, number = sold_and_shipped(stack, run_dag, [(BOOT, 1)])
     run_dag(INVENTORY)
     stocked.receive_return(number, {BOOT: 1}, "sellable", "RET-F1")
