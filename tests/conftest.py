@@ -60,19 +60,7 @@ def fresh_wsdl_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
 
 @pytest.fixture(autouse=True)
 def fresh_secret_masks() -> None:
-    """Every test starts with the secrets a fresh process knows: none.
+    """Every test starts with the secrets a fresh task process knows: none (see ``redaction.start_afresh``)."""
+    from erp_wms_sync.connectors.redaction import start_afresh
 
-    A task runs in a process of its own, so the credentials it remembers (a Peoplevox session per log-in, with each
-    of its encodings) and the masks Airflow compiles from them die with it. Here one process runs every test: left
-    alone, Airflow's masker would recompile one pattern of every session id of the whole suite on each new log-in.
-    """
-    import sys
-
-    from erp_wms_sync.connectors import redaction
-
-    with redaction._REGISTRY.lock:
-        redaction._REGISTRY.secrets.clear()
-    for name in ("airflow.sdk._shared.secrets_masker", "airflow._shared.secrets_masker"):
-        module = sys.modules.get(name)
-        if module is not None:
-            module.reset_secrets_masker()
+    start_afresh()

@@ -89,3 +89,31 @@ def test_remembered_secrets_reach_listeners_with_every_form() -> None:
     assert b64(later.encode()) in heard
     assert redaction.redact_known(f"session {quote(later)} / {b64(secret.encode())}") == "session *** / ***"
     redaction._REGISTRY.listeners.remove(heard.append)
+
+
+def test_starting_afresh_forgets_like_a_new_task_process_and_keeps_listening() -> None:
+    """simulate runs a whole day's tasks in one process: each starts with no remembered session ids or masks."""
+    from airflow.sdk._shared.secrets_masker import _secrets_masker
+    from airflow.sdk.log import mask_secret
+
+    heard: list[str] = []
+    redaction.on_new_secret(heard.append)
+    redaction.on_new_secret(mask_secret)
+    try:
+        old = "session-of-an-earlier-task-4d1e"
+        redaction.remember(old)
+        assert _secrets_masker().redact(f"sid={old}") == "sid=***"
+
+        redaction.start_afresh()
+        assert redaction.known_secrets() == ()
+        assert redaction.redact_known(f"sid={old}") == f"sid={old}"
+        assert _secrets_masker().redact(f"sid={old}") == f"sid={old}", "Airflow's masks went with the task"
+
+        new = "session-of-the-next-task-8b2c"
+        heard.clear()
+        redaction.remember(new)
+        assert set(variants(new)) <= set(heard), "listeners stay registered"
+        assert _secrets_masker().redact(f"sid={new}") == "sid=***"
+    finally:
+        redaction._REGISTRY.listeners.remove(heard.append)
+        redaction._REGISTRY.listeners.remove(mask_secret)

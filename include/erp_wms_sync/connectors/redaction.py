@@ -28,6 +28,7 @@ import functools
 import html
 import json
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import quote, quote_plus
@@ -161,6 +162,23 @@ def on_new_secret(listener: Callable[[str], None]) -> None:
 def _tell(listener: Callable[[str], None], secret: str) -> None:
     for form in variants(secret):
         listener(form)
+
+
+def start_afresh() -> None:
+    """Forget every remembered credential and clear Airflow's log masks: the state a new task process starts in.
+
+    For runners that execute many tasks in one process (``erp-wms-sync simulate``, the test suite). In a deployment
+    each task is a process of its own, and what it remembered (a Peoplevox session per log-in, each in every
+    encoding) dies with it; one long process would keep every session id of a whole day instead, and Airflow's
+    masker compiles one pattern of all of them again for each new form. Listeners stay registered, and a task
+    remembers its connection's credentials again as it opens its clients.
+    """
+    with _REGISTRY.lock:
+        _REGISTRY.secrets.clear()
+    for name in ("airflow.sdk._shared.secrets_masker", "airflow._shared.secrets_masker"):
+        reset = getattr(sys.modules.get(name), "reset_secrets_masker", None)
+        if reset is not None:
+            reset()
 
 
 def known_secrets() -> tuple[str, ...]:

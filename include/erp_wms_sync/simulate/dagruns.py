@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from erp_wms_sync.connectors.redaction import start_afresh
 from erp_wms_sync.simulate.world import DAGS_FOLDER
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class DagRunner:
         integration, _, flow = dag_id.partition("__")
         moment = clock()
         started = time.perf_counter()
+        start_afresh()  # as each task of a deployment starts in a process of its own
         try:
             dag_run = self.dags[dag_id].test(run_after=moment, logical_date=None)
             states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
