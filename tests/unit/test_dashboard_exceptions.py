@@ -530,3 +530,64 @@ def test_list_query_uses_the_indexes_not_a_python_loop(world: World) -> None:
         sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
         plan = " ".join(str(r[-1]) for r in session.execute(text("EXPLAIN QUERY PLAN " + sql)))
     assert "ix_exceptions_seen" in plan and "TEMP B-TREE" not in plan  # the page read in index order, no sort
+
+
+def test_a_slow_retry_holds_up_no_other_request(world: World) -> None:
+    """The dashboard lives in Airflow's API server: a retry waiting on a slow vendor must not stall its event loop
+    (which also answers the tasks' execution API), so another request is answered meanwhile."""
+    import socket
+    import threading
+
+    import requests
+    import uvicorn
+
+    held = world.add(type="unmapped_sku", entity_type="order", entity_key="SO-SLOW",
+                     detail={"unknown_skus": ["NW-SLOW-1"]})
+    entered, release = threading.Event(), threading.Event()
+    plain = world.wms.iter_item_types
+
+    def slow_item_types(search_clause: str = "") -> Iterator[dict[str, str]]:
+        entered.set()
+        release.wait(20)  # Peoplevox taking its time
+        yield from plain(search_clause)
+
+    world.wms.iter_item_types = slow_item_types  # type: ignore[method-assign]
+    app = _app(world.dashboard)
+    app.dependency_overrides[authenticated] = lambda: Viewer("alice")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    base = f"http://127.0.0.1:{port}"
+    session = requests.Session()
+    session.trust_env = False
+    outcome: dict[str, Any] = {}
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+        assert server.started, "the dashboard did not start"
+
+        def slow_retry() -> None:
+            outcome["retry"] = session.post(f"{base}/api/exceptions/{held}/retry", timeout=30,
+                                            headers={"Authorization": "Bearer t"})
+
+        retrying = threading.Thread(target=slow_retry)
+        retrying.start()
+        assert entered.wait(10), "the retry never reached Peoplevox"
+        counts = session.get(f"{base}/api/exceptions/counts", params={"integration": NW}, timeout=5)
+        assert counts.status_code == 200 and counts.json()["open"] >= 1
+        page = session.get(f"{base}/exceptions/{held}", timeout=5)
+        assert page.status_code == 200 and "SO-SLOW" in page.text
+        assert retrying.is_alive(), "the retry was still waiting for Peoplevox while the others were answered"
+        release.set()
+        retrying.join(30)
+        assert outcome["retry"].status_code == 200
+        assert outcome["retry"].json()["outcome"] == "failing"  # checked: Peoplevox still lacks NW-SLOW-1
+    finally:
+        release.set()
+        server.should_exit = True
+        serving.join(10)

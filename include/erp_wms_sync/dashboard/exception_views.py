@@ -12,6 +12,10 @@ Retry now runs the exception's handler at once (:func:`erp_wms_sync.flows.except
 housekeeping DAG's own): ``closed`` — the cause is gone; ``failing`` — checked, still wrong, an attempt is counted;
 ``left`` — the flow that raised it re-runs the record itself at its next run. Every action is recorded
 (:func:`erp_wms_sync.ledger.dashboard_repo.record_action`) with who did it.
+
+The handlers do their ledger queries and vendor calls on FastAPI's thread pool, never on the event loop: the app
+is mounted in Airflow's API server, whose loop also answers every running task's execution API calls and the
+webhook receiver, so one slow retry (a vendor taking its time) must not hold up anything but itself.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from erp_wms_sync.dashboard import exception_queries as eq
 from erp_wms_sync.dashboard.web import (
@@ -616,7 +621,7 @@ def register(app: FastAPI, dashboard: Dashboard) -> None:
     auth = Depends(authenticated)
     csrf = Depends(check_csrf)
 
-    async def list_page(request: Request, viewer: Viewer = auth) -> Response:
+    def list_page(request: Request, viewer: Viewer = auth) -> Response:
         filters = eq.parse_filters(request.query_params)
         message, kind = _message(request)
         body = list_body(request, dashboard, filters, _page_number(request.query_params.get("page")))
@@ -626,7 +631,7 @@ def register(app: FastAPI, dashboard: Dashboard) -> None:
     app.add_api_route("/exceptions", list_page, methods=["GET"], include_in_schema=False)
 
     @app.get("/exceptions.csv")
-    async def export_csv(request: Request, viewer: Viewer = auth) -> Response:
+    def export_csv(request: Request, viewer: Viewer = auth) -> Response:
         filters = eq.parse_filters(request.query_params)
         with dashboard.session() as session:
             total = eq.count(session, filters)
@@ -646,7 +651,7 @@ def register(app: FastAPI, dashboard: Dashboard) -> None:
             "X-Export-Truncated": "true" if total > CSV_LIMIT else "false"})
 
     @app.get("/exceptions/{exception_id}")
-    async def detail_page(request: Request, exception_id: int, viewer: Viewer = auth) -> Response:
+    def detail_page(request: Request, exception_id: int, viewer: Viewer = auth) -> Response:
         found = _detail_or_404(dashboard, exception_id)
         message, kind = _message(request)
         title = f"Exception #{found.row.id}"
@@ -663,6 +668,9 @@ def register(app: FastAPI, dashboard: Dashboard) -> None:
     @app.post("/exceptions/bulk")
     async def bulk_form(request: Request, viewer: Viewer = auth, _: None = csrf) -> Response:
         form = await request.form()
+        return await run_in_threadpool(_bulk_form, request, viewer, form)
+
+    def _bulk_form(request: Request, viewer: Viewer, form: Any) -> Response:
         params = _back_params(form.get("back"))
         action = str(form.get("action") or "")
         try:
@@ -678,7 +686,7 @@ def register(app: FastAPI, dashboard: Dashboard) -> None:
         return _redirect(request, dashboard, "/exceptions", message, kind, params)
 
     @app.post("/exceptions/{exception_id}/retry")
-    async def retry_form(request: Request, exception_id: int, viewer: Viewer = auth, _: None = csrf) -> Response:
+    def retry_form(request: Request, exception_id: int, viewer: Viewer = auth, _: None = csrf) -> Response:
         _open_row(dashboard, exception_id)
         result = retry(dashboard, viewer, [exception_id])[0]
         kind = "err" if result.outcome in ("error", "not_open", "unknown") else "ok"
@@ -687,6 +695,9 @@ def register(app: FastAPI, dashboard: Dashboard) -> None:
     @app.post("/exceptions/{exception_id}/resolve")
     async def resolve_form(request: Request, exception_id: int, viewer: Viewer = auth, _: None = csrf) -> Response:
         form = await request.form()
+        return await run_in_threadpool(_resolve_form, request, exception_id, viewer, form)
+
+    def _resolve_form(request: Request, exception_id: int, viewer: Viewer, form: Any) -> Response:
         integration, status = _open_row(dashboard, exception_id)
         dashboard.require_actor(viewer, integration)
         if status != "open":
@@ -703,7 +714,9 @@ def register(app: FastAPI, dashboard: Dashboard) -> None:
     @app.post("/exceptions/{exception_id}/edit")
     async def edit_form(request: Request, exception_id: int, viewer: Viewer = auth, _: None = csrf) -> Response:
         form = await request.form()
-        text = str(form.get("payload") or "")
+        return await run_in_threadpool(_edit_form, request, exception_id, viewer, str(form.get("payload") or ""))
+
+    def _edit_form(request: Request, exception_id: int, viewer: Viewer, text: str) -> Response:
         integration, _status = _open_row(dashboard, exception_id)
         dashboard.require_actor(viewer, integration)
         try:
@@ -721,7 +734,7 @@ def register(app: FastAPI, dashboard: Dashboard) -> None:
 
     # ---- JSON API ----
     @app.get("/api/exceptions")
-    async def api_list(request: Request, viewer: Viewer = auth) -> Response:
+    def api_list(request: Request, viewer: Viewer = auth) -> Response:
         filters = eq.parse_filters(request.query_params)
         size = eq.PAGE_SIZE
         if "page_size" in request.query_params:
@@ -739,7 +752,7 @@ def register(app: FastAPI, dashboard: Dashboard) -> None:
                                "items": items})
 
     @app.get("/api/exceptions/counts")
-    async def api_counts(request: Request, viewer: Viewer = auth) -> Response:
+    def api_counts(request: Request, viewer: Viewer = auth) -> Response:
         integration = str(request.query_params.get("integration") or "")[:64]
         with dashboard.session() as session:
             counts = eq.open_counts(session, integration)
@@ -751,13 +764,15 @@ def register(app: FastAPI, dashboard: Dashboard) -> None:
                                            "ages": list(eq.AGES)}})
 
     @app.get("/api/exceptions/{exception_id}")
-    async def api_detail(request: Request, exception_id: int, viewer: Viewer = auth) -> Response:
+    def api_detail(request: Request, exception_id: int, viewer: Viewer = auth) -> Response:
         found = _detail_or_404(dashboard, exception_id)
         return dashboard.json(detail_json(request, dashboard, found))
 
     @app.post("/api/exceptions/bulk")
     async def api_bulk(request: Request, viewer: Viewer = auth, _: None = csrf) -> Response:
-        body = await _json_body(request)
+        return await run_in_threadpool(_api_bulk, viewer, await _json_body(request))
+
+    def _api_bulk(viewer: Viewer, body: dict[str, Any]) -> Response:
         ids = body.get("ids")
         if not isinstance(ids, list):
             raise HTTPException(400, "ids must be a list of exception ids")
@@ -767,7 +782,7 @@ def register(app: FastAPI, dashboard: Dashboard) -> None:
                                "results": [r.as_dict() for r in results]})
 
     @app.post("/api/exceptions/{exception_id}/retry")
-    async def api_retry(request: Request, exception_id: int, viewer: Viewer = auth, _: None = csrf) -> Response:
+    def api_retry(request: Request, exception_id: int, viewer: Viewer = auth, _: None = csrf) -> Response:
         integration, status = _open_row(dashboard, exception_id)
         dashboard.require_actor(viewer, integration)
         if status != "open":
@@ -777,7 +792,9 @@ def register(app: FastAPI, dashboard: Dashboard) -> None:
 
     @app.post("/api/exceptions/{exception_id}/resolve")
     async def api_resolve(request: Request, exception_id: int, viewer: Viewer = auth, _: None = csrf) -> Response:
-        body = await _json_body(request)
+        return await run_in_threadpool(_api_resolve, exception_id, viewer, await _json_body(request))
+
+    def _api_resolve(exception_id: int, viewer: Viewer, body: dict[str, Any]) -> Response:
         integration, status = _open_row(dashboard, exception_id)
         dashboard.require_actor(viewer, integration)
         if status != "open":
@@ -787,7 +804,9 @@ def register(app: FastAPI, dashboard: Dashboard) -> None:
 
     @app.post("/api/exceptions/{exception_id}/edit")
     async def api_edit(request: Request, exception_id: int, viewer: Viewer = auth, _: None = csrf) -> Response:
-        body = await _json_body(request)
+        return await run_in_threadpool(_api_edit, exception_id, viewer, await _json_body(request))
+
+    def _api_edit(exception_id: int, viewer: Viewer, body: dict[str, Any]) -> Response:
         outcome = _edit(dashboard, viewer, exception_id, body.get("payload"))
         return dashboard.json({"id": exception_id, "ok": bool(outcome.ok), "message": str(outcome.message)},
                               status=200 if outcome.ok else 422)
