@@ -19,9 +19,12 @@ from erp_wms_sync.webhooks.secrets import ledger_url_from_airflow
 
 
 def _clients(integration, kind):  # type: ignore[no-untyped-def]
+    """A person waits for a dashboard action (approve, retry now, edit and retry): its ERP calls go first in the key's
+    shared budget, as dispatch confirmations do, ahead of the flows' batch work."""
     from erp_wms_sync.airflow.runtime import make_client
+    from erp_wms_sync.connectors.budget import Priority
 
-    return make_client(integration, kind)
+    return make_client(integration, kind, Priority.HIGH)
 
 
 app = create_app(Dashboard(
