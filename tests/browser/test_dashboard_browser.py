@@ -72,11 +72,13 @@ def _idle(demo: Demo, dag_id: str, states: tuple[str, ...] = ("queued", "running
 
 
 def _movements_read(demo: Demo) -> bool:
-    """No running inventory sync run is still to read Peoplevox's movement history (its ``collect_movements``)."""
+    """No running inventory sync run is reading Peoplevox's movement history (its ``collect_movements``) now or about
+    to: each has read it, or has not been handed to the executor yet, which waits while the DAG is paused (the
+    scheduler queues no task of a paused DAG's running run) and reads the history only once it is resumed."""
     for run in demo.runs(INVENTORY_SYNC, ("running",)):
         answer = demo.api("GET", f"/dags/{INVENTORY_SYNC}/dagRuns/{quote(run['dag_run_id'], safe='')}"
                                  "/taskInstances/collect_movements")
-        if answer.status_code != 200 or answer.json().get("state") not in DONE:
+        if answer.status_code != 200 or answer.json().get("state") not in (*DONE, None, "scheduled"):
             return False
     return True
 
